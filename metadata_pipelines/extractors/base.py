@@ -1,0 +1,117 @@
+"""The contract every connector implements, and the typed config / credentials it is built from."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from metadata_pipelines.extractors.errors import ConfigurationError, ExtractorError, scrub
+from metadata_pipelines.models import AssetType, ExtractionResult
+
+
+class ConnectorConfig(BaseModel):
+    """Non-secret settings of a data source; stored as plain JSON in the catalog."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConnectorCredentials(BaseModel):
+    """Secret settings of a data source; stored encrypted. Declare secret fields as `SecretStr`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    def secret_values(self) -> list[str]:
+        return [
+            value.get_secret_value()
+            for value in self.__dict__.values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
+
+
+class NoCredentials(ConnectorCredentials):
+    """For sources that need none (a local SQLite file)."""
+
+
+def validation_message(what: str, error: ValidationError) -> str:
+    """A one-line message that names each bad field and never echoes the input values."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or "(root)"
+        problems.append(f"{field}: {item['msg']}")
+    return f"invalid {what}: " + "; ".join(problems)
+
+
+class BaseMetadataExtractor(ABC):
+    """Reads metadata from one data source.
+
+    Subclasses set `connector_type`, `config_model` and `credentials_model`, and implement
+    `get_supported_asset_types`, `check_connection` and `extract_metadata`. They know nothing of
+    Dagster or the catalog database.
+
+    Whole-source failures are raised as `ExtractorError` subclasses (permanent or transient); failures
+    confined to one database, schema or table are returned in `ExtractionResult.errors`.
+    """
+
+    connector_type: ClassVar[str]
+    config_model: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    credentials_model: ClassVar[type[ConnectorCredentials]] = NoCredentials
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | ConnectorConfig,
+        credentials: Mapping[str, Any] | ConnectorCredentials | None = None,
+    ) -> None:
+        self.config = self.parse_config(config)
+        self.credentials = self.parse_credentials(credentials or {})
+
+    @classmethod
+    def parse_config(cls, config: Mapping[str, Any] | ConnectorConfig) -> Any:
+        if isinstance(config, cls.config_model):
+            return config
+        try:
+            return cls.config_model.model_validate(dict(config))
+        except ValidationError as error:
+            raise ConfigurationError(
+                validation_message(f"{cls.connector_type} config", error)
+            ) from None
+
+    @classmethod
+    def parse_credentials(cls, credentials: Mapping[str, Any] | ConnectorCredentials) -> Any:
+        if isinstance(credentials, cls.credentials_model):
+            return credentials
+        try:
+            return cls.credentials_model.model_validate(dict(credentials))
+        except ValidationError as error:
+            raise ConfigurationError(
+                validation_message(f"{cls.connector_type} credentials", error)
+            ) from None
+
+    @abstractmethod
+    def get_supported_asset_types(self) -> list[AssetType]:
+        """The asset types this connector can produce."""
+
+    @abstractmethod
+    async def check_connection(self) -> None:
+        """Connect and authenticate, raising a classified `ExtractorError` when that fails."""
+
+    @abstractmethod
+    async def extract_metadata(self) -> ExtractionResult:
+        """Read all metadata in scope; scoped failures go into the result's errors."""
+
+    async def test_connection(self) -> tuple[bool, str | None]:
+        """The seed's contract: (True, None) when the source answers, else (False, a message)."""
+        try:
+            await self.check_connection()
+        except ExtractorError as error:
+            return False, self.safe_message(error)
+        return True, None
+
+    def secret_values(self) -> list[str]:
+        return self.credentials.secret_values()
+
+    def safe_message(self, error: BaseException) -> str:
+        """The error's message with every credential value removed."""
+        return scrub(str(error), self.secret_values())

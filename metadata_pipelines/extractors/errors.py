@@ -1,0 +1,79 @@
+"""Extractor errors, split by what the orchestrator should do with them.
+
+Permanent errors (bad config, authentication, missing privilege, a source that answers nonsense) fail a
+run at once: retrying cannot help. Transient errors (refused connections, timeouts, throttling, a server
+that went away) are retried by the job's retry policy.
+"""
+
+from __future__ import annotations
+
+
+class ExtractorError(Exception):
+    """Base class; `retryable` tells the orchestrator whether another attempt can succeed."""
+
+    retryable: bool = False
+    code: str = "extractor_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PermanentExtractorError(ExtractorError):
+    retryable = False
+    code = "permanent"
+
+
+class ConfigurationError(PermanentExtractorError):
+    code = "invalid_config"
+
+
+class AuthenticationError(PermanentExtractorError):
+    code = "authentication_failed"
+
+
+class PrivilegeError(PermanentExtractorError):
+    code = "missing_privilege"
+
+
+class SourceResponseError(PermanentExtractorError):
+    """The source answered, but not with anything we can read (malformed JSON, unexpected shape)."""
+
+    code = "malformed_response"
+
+
+class UnknownConnectorError(ConfigurationError):
+    code = "unknown_connector"
+
+
+class TransientExtractorError(ExtractorError):
+    retryable = True
+    code = "transient"
+
+
+class SourceUnavailableError(TransientExtractorError):
+    """Refused or dropped connection, DNS failure, server gone away, HTTP 5xx."""
+
+    code = "source_unavailable"
+
+
+class SourceTimeoutError(TransientExtractorError):
+    code = "timeout"
+
+
+class ThrottledError(TransientExtractorError):
+    code = "throttled"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """Replace every occurrence of a secret in `text`; used on messages that leave an extractor."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
