@@ -1,0 +1,209 @@
+"""Connector-run history: one row per Dagster run, attempts of that run counted on the row."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
+from metadata_pipelines.catalog.schema import connector_runs, data_sources
+from metadata_pipelines.models import utcnow
+
+MAX_STORED_ERRORS = 200
+
+
+class ConnectorRunNotFound(LookupError):
+    pass
+
+
+class ConnectorRunRepository:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def create_pending(
+        self, tenant_id: str, data_source_id: str, trigger: str, run_type: str = "metadata"
+    ) -> tuple[ConnectorRun, bool]:
+        """A pending run for the application to poll; (existing run, False) if one is active.
+
+        The check and the insert share a transaction that locks the data-source row on
+        PostgreSQL, so two concurrent requests cannot both create one.
+        """
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.select(data_sources.c.id)
+                .where(data_sources.c.id == data_source_id, data_sources.c.tenant_id == tenant_id)
+                .with_for_update()
+            )
+            active = (
+                connection.execute(
+                    sa.select(connector_runs)
+                    .where(
+                        connector_runs.c.data_source_id == data_source_id,
+                        connector_runs.c.status.in_([RunStatus.PENDING, RunStatus.RUNNING]),
+                    )
+                    .order_by(connector_runs.c.created_at.desc())
+                )
+                .mappings()
+                .first()
+            )
+            if active is not None:
+                return ConnectorRun.model_validate(dict(active)), False
+            row = self._new_row(tenant_id, data_source_id, RunStatus.PENDING, trigger, run_type)
+            connection.execute(connector_runs.insert(), row)
+        return self.get(row["id"]), True
+
+    def open_for_dagster_run(
+        self,
+        *,
+        tenant_id: str,
+        data_source_id: str,
+        dagster_run_id: str,
+        trigger: str | None = None,
+        parent_dagster_run_id: str | None = None,
+        pending_run_id: str | None = None,
+    ) -> ConnectorRun:
+        """The row of this Dagster run, created (or adopted from a pending row) on first call."""
+        existing = self.find_by_dagster_run_id(dagster_run_id)
+        if existing is not None:
+            return existing
+        now = utcnow()
+        parent_id = None
+        if parent_dagster_run_id:
+            parent = self.find_by_dagster_run_id(parent_dagster_run_id)
+            parent_id = parent.id if parent else None
+        with self._engine.begin() as connection:
+            adopted = 0
+            if pending_run_id:
+                adopted = connection.execute(
+                    connector_runs.update()
+                    .where(
+                        connector_runs.c.id == pending_run_id,
+                        connector_runs.c.data_source_id == data_source_id,
+                        connector_runs.c.status == RunStatus.PENDING,
+                    )
+                    .values(
+                        dagster_run_id=dagster_run_id,
+                        status=RunStatus.RUNNING,
+                        started_at=now,
+                        attempts=1,
+                        parent_run_id=parent_id,
+                    )
+                ).rowcount
+            if not adopted:
+                row = self._new_row(tenant_id, data_source_id, RunStatus.RUNNING, trigger)
+                row.update(
+                    dagster_run_id=dagster_run_id,
+                    started_at=now,
+                    attempts=1,
+                    parent_run_id=parent_id,
+                )
+                # A concurrent op of the same run may have created it first.
+                with contextlib.suppress(sa.exc.IntegrityError):
+                    connection.execute(connector_runs.insert(), row)
+        run = self.find_by_dagster_run_id(dagster_run_id)
+        assert run is not None
+        return run
+
+    def record_attempt(self, run_id: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                connector_runs.update()
+                .where(connector_runs.c.id == run_id)
+                .values(attempts=connector_runs.c.attempts + 1)
+            )
+
+    def finish(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        stats: dict[str, Any] | None = None,
+        extraction_errors: list[dict[str, Any]] | None = None,
+        will_retry: bool = False,
+        only_if_unfinished: bool = False,
+    ) -> bool:
+        """Close the row; with `only_if_unfinished`, leave an already closed row as it is."""
+        values: dict[str, Any] = {
+            "status": status,
+            "finished_at": utcnow(),
+            "will_retry": will_retry,
+            "error_code": error_code,
+            "error_message": error_message,
+        }
+        if stats is not None:
+            values["stats"] = stats
+        if extraction_errors is not None:
+            values["extraction_errors"] = extraction_errors[:MAX_STORED_ERRORS]
+        query = connector_runs.update().where(connector_runs.c.id == run_id)
+        if only_if_unfinished:
+            query = query.where(connector_runs.c.status.in_([RunStatus.PENDING, RunStatus.RUNNING]))
+        with self._engine.begin() as connection:
+            return bool(connection.execute(query.values(values)).rowcount)
+
+    def get(self, run_id: str, tenant_id: str | None = None) -> ConnectorRun:
+        query = sa.select(connector_runs).where(connector_runs.c.id == run_id)
+        if tenant_id is not None:
+            query = query.where(connector_runs.c.tenant_id == tenant_id)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+        if row is None:
+            raise ConnectorRunNotFound(f"connector run {run_id!r} not found")
+        return ConnectorRun.model_validate(dict(row))
+
+    def find_by_dagster_run_id(self, dagster_run_id: str) -> ConnectorRun | None:
+        with self._engine.connect() as connection:
+            row = (
+                connection.execute(
+                    sa.select(connector_runs).where(
+                        connector_runs.c.dagster_run_id == dagster_run_id
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return ConnectorRun.model_validate(dict(row)) if row else None
+
+    def list(
+        self,
+        *,
+        tenant_id: str | None = None,
+        data_source_id: str | None = None,
+        statuses: list[RunStatus] | None = None,
+        limit: int = 50,
+    ) -> list[ConnectorRun]:
+        query = sa.select(connector_runs).order_by(connector_runs.c.created_at.desc()).limit(limit)
+        if tenant_id is not None:
+            query = query.where(connector_runs.c.tenant_id == tenant_id)
+        if data_source_id is not None:
+            query = query.where(connector_runs.c.data_source_id == data_source_id)
+        if statuses:
+            query = query.where(connector_runs.c.status.in_(statuses))
+        with self._engine.connect() as connection:
+            return [
+                ConnectorRun.model_validate(dict(r)) for r in connection.execute(query).mappings()
+            ]
+
+    @staticmethod
+    def _new_row(
+        tenant_id: str,
+        data_source_id: str,
+        status: RunStatus,
+        trigger: str | None,
+        run_type: str = "metadata",
+    ) -> dict[str, Any]:
+        return {
+            "id": str(uuid.uuid4()),
+            "tenant_id": tenant_id,
+            "data_source_id": data_source_id,
+            "run_type": run_type,
+            "status": status,
+            "trigger": trigger,
+            "attempts": 0,
+            "will_retry": False,
+            "created_at": utcnow(),
+        }

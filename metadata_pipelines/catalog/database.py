@@ -1,0 +1,83 @@
+"""CatalogDatabase: one engine and the services built on it."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import sqlalchemy as sa
+
+from metadata_pipelines import settings
+from metadata_pipelines.catalog import migrate
+from metadata_pipelines.catalog.connector_runs import ConnectorRunRepository
+from metadata_pipelines.catalog.data_sources import DataSourceRepository
+from metadata_pipelines.catalog.persistence import MetadataPersistenceService
+from metadata_pipelines.catalog.secrets import CredentialCipher, load_cipher
+from metadata_pipelines.extractors.factory import MetadataExtractorFactory
+
+
+def create_catalog_engine(url: str) -> sa.Engine:
+    """An engine tuned per backend: batched executemany on psycopg2, enforced FKs on SQLite."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.close()
+
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg2":
+        return sa.create_engine(url, pool_pre_ping=True, executemany_mode="values_plus_batch")
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class CatalogDatabase:
+    def __init__(
+        self,
+        url: str,
+        cipher: CredentialCipher | None = None,
+        factory: MetadataExtractorFactory | None = None,
+    ) -> None:
+        self.url = url
+        self.engine = create_catalog_engine(url)
+        self._cipher = cipher
+        self.factory = factory or MetadataExtractorFactory()
+
+    @classmethod
+    def from_settings(cls, url: str | None = None) -> CatalogDatabase:
+        """The configured catalog; an embedded SQLite catalog keeps its key in a local key file."""
+        url = url or settings.catalog_url()
+        embedded = sa.make_url(url).get_backend_name() == "sqlite"
+        if embedded:
+            settings.home().mkdir(parents=True, exist_ok=True)
+        return cls(url, load_cipher(settings.key_file() if embedded else None))
+
+    @property
+    def cipher(self) -> CredentialCipher:
+        if self._cipher is None:
+            self._cipher = load_cipher()
+        return self._cipher
+
+    def upgrade(self) -> None:
+        migrate.upgrade(self.engine)
+
+    @cached_property
+    def data_sources(self) -> DataSourceRepository:
+        return DataSourceRepository(self.engine, self.cipher, self.factory)
+
+    @cached_property
+    def connector_runs(self) -> ConnectorRunRepository:
+        return ConnectorRunRepository(self.engine)
+
+    @cached_property
+    def persistence(self) -> MetadataPersistenceService:
+        return MetadataPersistenceService(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"CatalogDatabase({self.engine.url!r})"

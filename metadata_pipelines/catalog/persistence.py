@@ -1,0 +1,498 @@
+"""MetadataPersistenceService: writes an ExtractionResult into the catalog, in bulk and atomically.
+
+One transaction per run. Existing rows of the data source are read once and diffed against the
+result by qualified name and content hash, so an unchanged asset costs no write at all; only inserts,
+changed rows and soft deletes are sent, as executemany batches. A table's hash covers its columns, so
+the columns of an unchanged table are never even read.
+
+Deletion is scoped: an asset missing from the result is soft-deleted only if no extraction error
+covers it (an error on a database protects everything under it, and the ancestors of what it
+protects). An asset that comes back is restored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from metadata_pipelines.catalog.data_sources import DataSourceNotFound
+from metadata_pipelines.catalog.schema import asset_fields, assets, connector_runs, data_sources
+from metadata_pipelines.models import (
+    AssetType,
+    ColumnMetadata,
+    ExtractionResult,
+    ExtractionStatus,
+    RoutineMetadata,
+    TableMetadata,
+    asset_path,
+    qualified_name,
+    utcnow,
+)
+
+CHUNK = 500
+SUMMARY_LIMIT = 100
+_RELATIONS = {AssetType.TABLE.value, AssetType.VIEW.value}
+
+
+@dataclass
+class ChangeCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    restored: int = 0
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated + self.deleted + self.restored
+
+
+@dataclass
+class ChangeSummary:
+    """What changed since the previous sync, for people (capped lists, exact counts)."""
+
+    tables_added: list[str] = field(default_factory=list)
+    tables_removed: list[str] = field(default_factory=list)
+    columns_added: list[str] = field(default_factory=list)
+    columns_removed: list[str] = field(default_factory=list)
+    columns_retyped: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, item: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        items = getattr(self, kind)
+        if len(items) < SUMMARY_LIMIT:
+            items.append(item)
+
+
+@dataclass
+class PersistStats:
+    assets: ChangeCounts = field(default_factory=ChangeCounts)
+    fields: ChangeCounts = field(default_factory=ChangeCounts)
+    changes: ChangeSummary = field(default_factory=ChangeSummary)
+
+    def totals(self) -> dict[str, int]:
+        keys = ("inserted", "updated", "unchanged", "deleted", "restored")
+        return {k: getattr(self.assets, k) + getattr(self.fields, k) for k in keys}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.totals(), **asdict(self)}
+
+
+class PersistenceRefused(ValueError):
+    """The result must not be persisted (a failed extraction would wrongly delete everything)."""
+
+
+@dataclass(slots=True)
+class _Desired:
+    qualified_name: str
+    path: tuple[str, ...]
+    parent: str | None
+    row: dict[str, Any]
+    content_hash: str
+    fields: list[dict[str, Any]] | None = None
+
+
+class MetadataPersistenceService:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def persist(
+        self,
+        tenant_id: str,
+        data_source_id: str,
+        result: ExtractionResult,
+        connector_run_id: str | None = None,
+    ) -> PersistStats:
+        if result.status is ExtractionStatus.FAILED:
+            raise PersistenceRefused("a failed extraction is never persisted")
+        now = utcnow()
+        desired = list(_desired_assets(result))
+        protected_scopes = result.failed_scopes
+        stats = PersistStats()
+        with self._engine.begin() as connection:
+            _lock_data_source(connection, tenant_id, data_source_id)
+            existing = {
+                row.qualified_name: row
+                for row in connection.execute(
+                    sa.select(
+                        assets.c.id,
+                        assets.c.qualified_name,
+                        assets.c.asset_type,
+                        assets.c.content_hash,
+                        assets.c.deleted_at,
+                        assets.c.name,
+                        assets.c.database_name,
+                        assets.c.schema_name,
+                    ).where(
+                        assets.c.tenant_id == tenant_id, assets.c.data_source_id == data_source_id
+                    )
+                )
+            }
+            ids = {qn: row.id for qn, row in existing.items()}
+            inserts, updates, field_work = [], [], []
+            for item in desired:
+                old = existing.get(item.qualified_name)
+                asset_id = old.id if old else str(uuid.uuid4())
+                ids[item.qualified_name] = asset_id
+                values = {
+                    **item.row,
+                    "parent_id": ids.get(item.parent) if item.parent else None,
+                    "content_hash": item.content_hash,
+                }
+                if old is None:
+                    inserts.append(
+                        {
+                            **values,
+                            "id": asset_id,
+                            "tenant_id": tenant_id,
+                            "data_source_id": data_source_id,
+                            "qualified_name": item.qualified_name,
+                            "first_seen_at": now,
+                            "last_seen_at": now,
+                            "updated_at": now,
+                            "deleted_at": None,
+                        }
+                    )
+                    stats.assets.inserted += 1
+                    if item.row["asset_type"] in _RELATIONS:
+                        stats.changes.add("tables_added", item.qualified_name)
+                    if item.fields is not None:
+                        field_work.append((asset_id, item, None))
+                elif old.deleted_at is not None or old.content_hash != item.content_hash:
+                    updates.append({**values, "b_id": asset_id, "updated_at": now})
+                    if old.deleted_at is not None:
+                        stats.assets.restored += 1
+                        if item.row["asset_type"] in _RELATIONS:
+                            stats.changes.add("tables_added", item.qualified_name)
+                    else:
+                        stats.assets.updated += 1
+                    if item.fields is not None:
+                        field_work.append((asset_id, item, old))
+                else:
+                    stats.assets.unchanged += 1
+                    stats.fields.unchanged += len(item.fields or ())
+
+            seen = {item.qualified_name for item in desired}
+            to_delete, protected_unseen = [], []
+            for qn, old in existing.items():
+                if qn in seen or old.deleted_at is not None:
+                    continue
+                if _covered(_stored_path(old), protected_scopes):
+                    protected_unseen.append(old.id)
+                    continue
+                to_delete.append(old.id)
+                stats.assets.deleted += 1
+                if old.asset_type in _RELATIONS:
+                    stats.changes.add("tables_removed", qn)
+
+            if inserts:
+                connection.execute(assets.insert(), inserts)
+            if updates:
+                connection.execute(_UPDATE_ASSET, updates)
+            self._soft_delete(connection, assets, to_delete, now)
+            self._persist_fields(
+                connection, tenant_id, data_source_id, field_work, protected_scopes, stats, now
+            )
+            _touch_last_seen(connection, data_source_id, protected_unseen, now)
+            if connector_run_id:
+                connection.execute(
+                    connector_runs.update()
+                    .where(connector_runs.c.id == connector_run_id)
+                    .values(stats=stats.as_dict())
+                )
+        return stats
+
+    def _persist_fields(
+        self,
+        connection: sa.Connection,
+        tenant_id: str,
+        data_source_id: str,
+        work: list[tuple[str, _Desired, Any]],
+        protected_scopes: list[tuple[str, ...]],
+        stats: PersistStats,
+        now: datetime,
+    ) -> None:
+        existing_ids = [asset_id for asset_id, _, old in work if old is not None]
+        existing: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(existing_ids):
+            for row in connection.execute(
+                sa.select(
+                    asset_fields.c.id,
+                    asset_fields.c.asset_id,
+                    asset_fields.c.name,
+                    asset_fields.c.native_type,
+                    asset_fields.c.content_hash,
+                    asset_fields.c.deleted_at,
+                ).where(asset_fields.c.asset_id.in_(chunk))
+            ):
+                existing.setdefault(row.asset_id, {})[row.name] = row
+        inserts, updates, to_delete = [], [], []
+        for asset_id, item, old_asset in work:
+            old_fields = existing.get(asset_id, {})
+            table_is_new = old_asset is None
+            for values in item.fields or ():
+                old = old_fields.get(values["name"])
+                if old is None:
+                    inserts.append(
+                        {
+                            **values,
+                            "id": str(uuid.uuid4()),
+                            "tenant_id": tenant_id,
+                            "data_source_id": data_source_id,
+                            "asset_id": asset_id,
+                            "created_at": now,
+                            "updated_at": now,
+                            "deleted_at": None,
+                        }
+                    )
+                    stats.fields.inserted += 1
+                    if not table_is_new:
+                        stats.changes.add(
+                            "columns_added", f"{item.qualified_name}.{values['name']}"
+                        )
+                elif old.deleted_at is not None or old.content_hash != values["content_hash"]:
+                    updates.append({**values, "b_id": old.id, "updated_at": now})
+                    if old.deleted_at is not None:
+                        stats.fields.restored += 1
+                        stats.changes.add(
+                            "columns_added", f"{item.qualified_name}.{values['name']}"
+                        )
+                    else:
+                        stats.fields.updated += 1
+                        if old.native_type != values["native_type"]:
+                            stats.changes.add(
+                                "columns_retyped",
+                                f"{item.qualified_name}.{values['name']}: "
+                                f"{old.native_type} -> {values['native_type']}",
+                            )
+                else:
+                    stats.fields.unchanged += 1
+            if _covered(item.path, protected_scopes):
+                continue
+            wanted = {values["name"] for values in item.fields or ()}
+            for name, old in old_fields.items():
+                if name not in wanted and old.deleted_at is None:
+                    to_delete.append(old.id)
+                    stats.fields.deleted += 1
+                    stats.changes.add("columns_removed", f"{item.qualified_name}.{name}")
+        if inserts:
+            connection.execute(asset_fields.insert(), inserts)
+        if updates:
+            connection.execute(_UPDATE_FIELD, updates)
+        self._soft_delete(connection, asset_fields, to_delete, now)
+
+    @staticmethod
+    def _soft_delete(
+        connection: sa.Connection, table: sa.Table, ids: list[str], now: datetime
+    ) -> None:
+        for chunk in _chunks(ids):
+            connection.execute(
+                table.update().where(table.c.id.in_(chunk)).values(deleted_at=now, updated_at=now)
+            )
+
+
+def _lock_data_source(connection: sa.Connection, tenant_id: str, data_source_id: str) -> None:
+    """Serialize persists of one source (row lock on PostgreSQL) and enforce tenant ownership."""
+    found = connection.execute(
+        sa.select(data_sources.c.id)
+        .where(data_sources.c.id == data_source_id, data_sources.c.tenant_id == tenant_id)
+        .with_for_update()
+    ).first()
+    if found is None:
+        raise DataSourceNotFound(
+            f"data source {data_source_id!r} not found for tenant {tenant_id!r}"
+        )
+
+
+def _touch_last_seen(
+    connection: sa.Connection, data_source_id: str, not_seen: list[str], now: datetime
+) -> None:
+    query = assets.update().where(
+        assets.c.data_source_id == data_source_id, assets.c.deleted_at.is_(None)
+    )
+    if not_seen:
+        query = query.where(assets.c.id.not_in(not_seen))
+    connection.execute(query.values(last_seen_at=now))
+
+
+_ASSET_CONTENT = (
+    "asset_type",
+    "name",
+    "database_name",
+    "schema_name",
+    "table_type",
+    "native_type",
+    "description",
+    "owner",
+    "details",
+    "parent_id",
+    "content_hash",
+    "updated_at",
+)
+_UPDATE_ASSET = (
+    assets.update()
+    .where(assets.c.id == sa.bindparam("b_id"))
+    .values({name: sa.bindparam(name) for name in _ASSET_CONTENT} | {"deleted_at": None})
+)
+_FIELD_CONTENT = (
+    "ordinal",
+    "native_type",
+    "data_type",
+    "nullable",
+    "default_value",
+    "is_primary_key",
+    "description",
+    "properties",
+    "content_hash",
+    "updated_at",
+)
+_UPDATE_FIELD = (
+    asset_fields.update()
+    .where(asset_fields.c.id == sa.bindparam("b_id"))
+    .values({name: sa.bindparam(name) for name in _FIELD_CONTENT} | {"deleted_at": None})
+)
+
+
+def _covered(path: tuple[str, ...], scopes: list[tuple[str, ...]]) -> bool:
+    """True if a failed scope contains `path`, or `path` is an ancestor of a failed scope."""
+    for scope in scopes:
+        shorter = min(len(scope), len(path))
+        if scope[:shorter] == path[:shorter]:
+            return True
+    return False
+
+
+def _stored_path(row: Any) -> tuple[str, ...]:
+    if row.asset_type == AssetType.DATABASE.value:
+        return (row.name,)
+    if row.asset_type == AssetType.SCHEMA.value:
+        return (row.database_name, row.name)
+    return asset_path(row.database_name, row.schema_name, row.name)
+
+
+def _desired_assets(result: ExtractionResult) -> Iterator[_Desired]:
+    for database in result.databases:
+        path = (database.name,)
+        yield _asset(path, None, AssetType.DATABASE, database.name, None, None, database, {})
+    for schema in result.schemas:
+        path = (schema.database, schema.name)
+        yield _asset(
+            path, (schema.database,), AssetType.SCHEMA, schema.name, schema.database, None, schema
+        )
+    for table in result.tables:
+        yield _table_asset(table)
+    for routine in result.routines:
+        yield _routine_asset(routine)
+
+
+def _asset(
+    path: tuple[str, ...],
+    parent_path: tuple[str, ...] | None,
+    asset_type: AssetType,
+    name: str,
+    database_name: str | None,
+    schema_name: str | None,
+    model: Any,
+    details: dict[str, Any] | None = None,
+    *,
+    table_type: str | None = None,
+    native_type: str | None = None,
+    fields: list[dict[str, Any]] | None = None,
+    key_suffix: str = "",
+) -> _Desired:
+    dumped = model.model_dump(mode="json", exclude={"name", "database", "schema_name"})
+    description = dumped.pop("comment", None)
+    owner = dumped.pop("owner", None)
+    row = {
+        "asset_type": asset_type.value,
+        "name": name,
+        "database_name": database_name,
+        "schema_name": schema_name,
+        "table_type": table_type,
+        "native_type": native_type,
+        "description": description,
+        "owner": owner,
+        "details": details if details is not None else dumped,
+    }
+    field_hashes = [f["content_hash"] for f in fields] if fields is not None else None
+    return _Desired(
+        qualified_name=qualified_name(path) + key_suffix,
+        path=path,
+        parent=qualified_name(parent_path) if parent_path else None,
+        row=row,
+        content_hash=_hash([row, field_hashes]),
+        fields=fields,
+    )
+
+
+def _table_asset(table: TableMetadata) -> _Desired:
+    details = table.model_dump(
+        mode="json",
+        exclude={"name", "database", "schema_name", "columns", "comment", "owner", "table_type"},
+    )
+    details.pop("native_type", None)
+    parent = (
+        (table.database, table.schema_name) if table.schema_name is not None else (table.database,)
+    )
+    return _asset(
+        table.path,
+        parent,
+        table.table_type.asset_type,
+        table.name,
+        table.database,
+        table.schema_name,
+        table,
+        details,
+        table_type=table.table_type.value,
+        native_type=table.native_type,
+        fields=[_field_row(column) for column in table.columns],
+    )
+
+
+def _routine_asset(routine: RoutineMetadata) -> _Desired:
+    path = asset_path(routine.database, routine.schema_name, routine.name)
+    return _asset(
+        path,
+        path[:-1],
+        AssetType.ROUTINE,
+        routine.name,
+        routine.database,
+        routine.schema_name,
+        routine,
+        native_type=routine.routine_type.value,
+        key_suffix=f"#{routine.routine_type.value}",
+    )
+
+
+def _field_row(column: ColumnMetadata) -> dict[str, Any]:
+    row = {
+        "name": column.name,
+        "ordinal": column.ordinal,
+        "native_type": column.native_type,
+        "data_type": column.data_type.value,
+        "nullable": column.nullable,
+        "default_value": column.default,
+        "is_primary_key": column.is_primary_key,
+        "description": column.comment,
+        "properties": column.properties,
+    }
+    row["content_hash"] = _hash(row)
+    return row
+
+
+def _hash(value: Any) -> str:
+    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _chunks(items: list[str], size: int = CHUNK) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,31 @@
+"""Where things live, from environment variables with embedded defaults.
+
+Embedded default (no servers): everything under METADATA_PIPELINES_HOME (default
+~/.metadata-pipelines): the SQLite catalog, the credentials key file, and a Dagster instance home.
+Production: METADATA_PIPELINES_CATALOG_URL points at PostgreSQL, METADATA_PIPELINES_SECRET_KEY holds the
+key, DAGSTER_HOME holds a dagster.yaml on PostgreSQL (see the repository's dagster.yaml).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "METADATA_PIPELINES_HOME"
+CATALOG_URL_ENV = "METADATA_PIPELINES_CATALOG_URL"
+
+
+def home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".metadata-pipelines").expanduser()
+
+
+def catalog_url() -> str:
+    return os.environ.get(CATALOG_URL_ENV) or f"sqlite:///{home() / 'catalog.db'}"
+
+
+def key_file() -> Path:
+    return home() / "secret.key"
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.get("DAGSTER_HOME") or home() / "dagster").expanduser()
