@@ -1,0 +1,312 @@
+"""Unity Catalog JSON -> metadata models.
+
+The API objects are parsed with lenient pydantic models first (unknown fields ignored, because the
+hosted service returns many more than the open-source spec), so a wrong shape becomes one clear
+`SourceResponseError` instead of a KeyError deep in the mapping. Facts with no dedicated field go into
+`properties`, with datetimes as ISO strings and UC's own property maps redacted like ours.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from metadata_pipelines.extractors.errors import SourceResponseError
+from metadata_pipelines.models import (
+    ColumnMetadata,
+    DatabaseMetadata,
+    DataType,
+    SchemaMetadata,
+    TableMetadata,
+    TableType,
+    redact_properties,
+)
+
+
+class _Api(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class CatalogInfo(_Api):
+    name: str
+    comment: str | None = None
+    owner: str | None = None
+    properties: dict[str, Any] | None = None
+    created_at: int | None = None
+    created_by: str | None = None
+    updated_at: int | None = None
+    updated_by: str | None = None
+    id: str | None = None
+    storage_root: str | None = None
+    storage_location: str | None = None
+    catalog_type: str | None = None
+    browse_only: bool | None = None
+    isolation_mode: str | None = None
+    connection_name: str | None = None
+    provider_name: str | None = None
+    share_name: str | None = None
+
+
+class SchemaInfo(_Api):
+    name: str
+    catalog_name: str
+    comment: str | None = None
+    owner: str | None = None
+    properties: dict[str, Any] | None = None
+    full_name: str | None = None
+    created_at: int | None = None
+    created_by: str | None = None
+    updated_at: int | None = None
+    updated_by: str | None = None
+    schema_id: str | None = None
+    storage_root: str | None = None
+    storage_location: str | None = None
+    browse_only: bool | None = None
+
+
+class ColumnInfo(_Api):
+    name: str
+    type_text: str | None = None
+    type_json: str | None = None
+    type_name: str | None = None
+    type_precision: int | None = None
+    type_scale: int | None = None
+    type_interval_type: str | None = None
+    position: int | None = None
+    comment: str | None = None
+    nullable: bool = True
+    partition_index: int | None = None
+
+
+class TableInfo(_Api):
+    name: str
+    catalog_name: str
+    schema_name: str
+    table_type: str | None = None
+    data_source_format: str | None = None
+    columns: list[ColumnInfo] = Field(default_factory=list)
+    storage_location: str | None = None
+    comment: str | None = None
+    owner: str | None = None
+    properties: dict[str, Any] | None = None
+    created_at: int | None = None
+    created_by: str | None = None
+    updated_at: int | None = None
+    updated_by: str | None = None
+    table_id: str | None = None
+    view_definition: str | None = None
+    view_dependencies: dict[str, Any] | None = None
+    full_name: str | None = None
+    browse_only: bool | None = None
+    pipeline_id: str | None = None
+    deleted_at: int | None = None
+
+
+TABLE_TYPES: dict[str, TableType] = {
+    "MANAGED": TableType.TABLE,
+    "MANAGED_SHALLOW_CLONE": TableType.TABLE,
+    "EXTERNAL": TableType.EXTERNAL_TABLE,
+    "EXTERNAL_SHALLOW_CLONE": TableType.EXTERNAL_TABLE,
+    "FOREIGN": TableType.EXTERNAL_TABLE,
+    "VIEW": TableType.VIEW,
+    "METRIC_VIEW": TableType.VIEW,
+    "MATERIALIZED_VIEW": TableType.MATERIALIZED_VIEW,
+    "STREAMING_TABLE": TableType.STREAMING_TABLE,
+}
+
+DATA_TYPES: dict[str, DataType] = {
+    "BOOLEAN": DataType.BOOLEAN,
+    "BYTE": DataType.INTEGER,
+    "SHORT": DataType.INTEGER,
+    "INT": DataType.INTEGER,
+    "LONG": DataType.INTEGER,
+    "FLOAT": DataType.FLOAT,
+    "DOUBLE": DataType.FLOAT,
+    "DECIMAL": DataType.DECIMAL,
+    "DATE": DataType.DATE,
+    "TIME": DataType.TIME,
+    "TIMESTAMP": DataType.TIMESTAMP,
+    "TIMESTAMP_NTZ": DataType.TIMESTAMP,
+    "STRING": DataType.STRING,
+    "CHAR": DataType.STRING,
+    "BINARY": DataType.BINARY,
+    "INTERVAL": DataType.INTERVAL,
+    "ARRAY": DataType.ARRAY,
+    "MAP": DataType.MAP,
+    "STRUCT": DataType.STRUCT,
+    "VARIANT": DataType.JSON,
+    "NULL": DataType.NULL,
+    "GEOGRAPHY": DataType.GEOMETRY,
+    "GEOMETRY": DataType.GEOMETRY,
+}
+
+
+def parse(model: type[_Api], raw: Any, what: str) -> Any:
+    """Validate one API object, turning a shape mismatch into a readable SourceResponseError."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc']) or '(root)'}: {item['msg']}"
+            for item in error.errors(include_input=False, include_url=False)[:5]
+        )
+        raise SourceResponseError(
+            f"{what}: unexpected {model.__name__} shape ({problems})"
+        ) from None
+
+
+def epoch_ms(value: int | None) -> datetime | None:
+    """UC timestamps are epoch milliseconds; out-of-range values are dropped, not fatal."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _iso(value: int | None) -> str | None:
+    moment = epoch_ms(value)
+    return moment.isoformat() if moment else None
+
+
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _uc_properties(properties: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not properties:
+        return None
+    return redact_properties({str(k): v if v is None else str(v) for k, v in properties.items()})
+
+
+def map_catalog(info: CatalogInfo) -> DatabaseMetadata:
+    return DatabaseMetadata(
+        name=info.name,
+        comment=info.comment or None,
+        owner=info.owner,
+        created_at=epoch_ms(info.created_at),
+        updated_at=epoch_ms(info.updated_at),
+        properties=_clean(
+            {
+                "catalog_id": info.id,
+                "catalog_type": info.catalog_type,
+                "created_by": info.created_by,
+                "updated_by": info.updated_by,
+                "storage_root": info.storage_root,
+                "storage_location": info.storage_location,
+                "isolation_mode": info.isolation_mode,
+                "connection_name": info.connection_name,
+                "provider_name": info.provider_name,
+                "share_name": info.share_name,
+                "browse_only": info.browse_only,
+                "uc_properties": _uc_properties(info.properties),
+            }
+        ),
+    )
+
+
+def map_schema(info: SchemaInfo) -> SchemaMetadata:
+    return SchemaMetadata(
+        database=info.catalog_name,
+        name=info.name,
+        comment=info.comment or None,
+        owner=info.owner,
+        created_at=epoch_ms(info.created_at),
+        updated_at=epoch_ms(info.updated_at),
+        properties=_clean(
+            {
+                "full_name": info.full_name or f"{info.catalog_name}.{info.name}",
+                "schema_id": info.schema_id,
+                "created_by": info.created_by,
+                "updated_by": info.updated_by,
+                "storage_root": info.storage_root,
+                "storage_location": info.storage_location,
+                "browse_only": info.browse_only,
+                "uc_properties": _uc_properties(info.properties),
+            }
+        ),
+    )
+
+
+def map_column(info: ColumnInfo, index: int) -> ColumnMetadata:
+    type_name = (info.type_name or "").upper()
+    ordinal = info.position + 1 if info.position is not None and info.position >= 0 else index + 1
+    return ColumnMetadata(
+        name=info.name,
+        ordinal=ordinal,
+        native_type=info.type_text or type_name.lower() or "unknown",
+        data_type=DATA_TYPES.get(type_name, DataType.UNKNOWN),
+        nullable=info.nullable,
+        comment=info.comment or None,
+        properties=_clean(
+            {
+                "type_name": info.type_name,
+                "type_json": info.type_json,
+                "type_precision": info.type_precision,
+                "type_scale": info.type_scale,
+                "type_interval_type": info.type_interval_type,
+                "partition_index": info.partition_index,
+            }
+        ),
+    )
+
+
+def _dependencies(raw: dict[str, Any] | None) -> list[str] | None:
+    if not raw or not isinstance(raw.get("dependencies"), list):
+        return None
+    names = []
+    for item in raw["dependencies"]:
+        if not isinstance(item, dict):
+            continue
+        table = item.get("table") or {}
+        function = item.get("function") or {}
+        name = table.get("table_full_name") or function.get("function_full_name")
+        if isinstance(name, str):
+            names.append(name)
+    return names or None
+
+
+def map_table(info: TableInfo) -> TableMetadata:
+    native_type = (info.table_type or "").upper() or None
+    columns = [map_column(column, index) for index, column in enumerate(info.columns)]
+    columns.sort(key=lambda column: column.ordinal)
+    return TableMetadata(
+        database=info.catalog_name,
+        schema_name=info.schema_name,
+        name=info.name,
+        table_type=TABLE_TYPES.get(native_type or "", TableType.OTHER),
+        native_type=native_type,
+        comment=info.comment or None,
+        owner=info.owner,
+        view_definition=info.view_definition,
+        created_at=epoch_ms(info.created_at),
+        updated_at=epoch_ms(info.updated_at),
+        columns=columns,
+        properties=_clean(
+            {
+                "full_name": info.full_name
+                or f"{info.catalog_name}.{info.schema_name}.{info.name}",
+                "table_id": info.table_id,
+                "data_source_format": info.data_source_format,
+                "storage_location": info.storage_location,
+                "created_by": info.created_by,
+                "updated_by": info.updated_by,
+                "pipeline_id": info.pipeline_id,
+                "browse_only": info.browse_only,
+                "deleted_at": _iso(info.deleted_at),
+                "view_dependencies": _dependencies(info.view_dependencies),
+                "partition_columns": [
+                    c.name
+                    for c in sorted(
+                        (c for c in info.columns if c.partition_index is not None),
+                        key=lambda c: c.partition_index or 0,
+                    )
+                ]
+                or None,
+                "uc_properties": _uc_properties(info.properties),
+            }
+        ),
+    )
