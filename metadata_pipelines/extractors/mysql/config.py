@@ -1,0 +1,108 @@
+"""Settings of a MySQL / MariaDB data source, validated before anything connects.
+
+Patterns are Python regular expressions matched against the whole name (`re.fullmatch`), so
+`sales` selects the database `sales` and not `sales_archive`; write `sales.*` for both. Table
+patterns apply to tables and views alike and are tried against both the bare name (`orders`) and the
+qualified name (`shop.orders`).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
+
+SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+
+Pattern = Annotated[str, Field(min_length=1)]
+
+
+class MySQLConfig(ConnectorConfig):
+    """Where the server is, how to reach it, and which part of it to read."""
+
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 3306
+    database: Annotated[str, Field(min_length=1)] | None = None
+    ssl_enabled: bool = False
+    ssl_ca: Annotated[str, Field(min_length=1)] | None = None
+    ssl_verify: bool = True
+    connection_timeout: Annotated[float, Field(gt=0, le=3600)] = 30
+    read_timeout: Annotated[float, Field(gt=0, le=86400)] = 300
+    include_databases: list[Pattern] = Field(default_factory=list)
+    exclude_databases: list[Pattern] = Field(default_factory=list)
+    include_tables: list[Pattern] = Field(default_factory=list)
+    exclude_tables: list[Pattern] = Field(default_factory=list)
+    include_views: bool = True
+    include_statistics: bool = True
+    include_routines: bool = True
+    include_system_databases: bool = False
+
+    @field_validator("include_databases", "exclude_databases", "include_tables", "exclude_tables")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
+        return patterns
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MySQLConfig:
+        if not self.ssl_enabled and (self.ssl_ca is not None or not self.ssl_verify):
+            raise ValueError("ssl_ca and ssl_verify only apply when ssl_enabled is true")
+        if self.database is not None and (self.include_databases or self.exclude_databases):
+            raise ValueError(
+                "database reads exactly one database; leave include_databases and "
+                "exclude_databases empty when it is set"
+            )
+        return self
+
+    @cached_property
+    def _compiled(self) -> dict[str, list[re.Pattern[str]]]:
+        return {
+            name: [re.compile(p) for p in getattr(self, name)]
+            for name in (
+                "include_databases",
+                "exclude_databases",
+                "include_tables",
+                "exclude_tables",
+            )
+        }
+
+    def wants_database(self, name: str) -> bool:
+        """Whether a database the server lists is in scope for this source."""
+        if self.database is not None:
+            return name == self.database
+        if name.lower() in SYSTEM_DATABASES and not self.include_system_databases:
+            return False
+        return _selected(
+            (name,), self._compiled["include_databases"], self._compiled["exclude_databases"]
+        )
+
+    def wants_table(self, database: str, name: str) -> bool:
+        """Whether a table or view is in scope (views also need `include_views`)."""
+        return _selected(
+            (name, f"{database}.{name}"),
+            self._compiled["include_tables"],
+            self._compiled["exclude_tables"],
+        )
+
+
+def _selected(
+    names: tuple[str, ...], include: list[re.Pattern[str]], exclude: list[re.Pattern[str]]
+) -> bool:
+    if include and not any(p.fullmatch(n) for p in include for n in names):
+        return False
+    return not any(p.fullmatch(n) for p in exclude for n in names)
+
+
+class MySQLCredentials(ConnectorCredentials):
+    """The account the connector logs in with; it needs only SELECT / SHOW VIEW on what it reads."""
+
+    username: Annotated[str, Field(min_length=1)]
+    password: SecretStr = SecretStr("")
