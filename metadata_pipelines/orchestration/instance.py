@@ -1,0 +1,35 @@
+"""The Dagster instance for in-process syncs (CLI, programmatic API).
+
+With DAGSTER_HOME set, that instance (e.g. PostgreSQL through dagster-postgres). Without it, an
+embedded instance home under the project's home directory, so a bare install needs no setup and the
+repository's production dagster.yaml is never picked up by accident.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from metadata_pipelines import settings
+
+EMBEDDED_INSTANCE_YAML = """\
+# Embedded default written by metadata-pipelines: SQLite storage in this directory.
+telemetry:
+  enabled: false
+"""
+
+
+def embedded_dagster_home() -> str:
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(EMBEDDED_INSTANCE_YAML)
+    return str(home)
+
+
+def get_instance() -> dg.DagsterInstance:
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = embedded_dagster_home()
+    return dg.DagsterInstance.get()

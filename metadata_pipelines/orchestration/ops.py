@@ -1,0 +1,294 @@
+"""The three ops of a sync: check the connection, extract metadata, persist it.
+
+Each op keeps the connector run row in step with Dagster: the first op opens (or adopts) the row of
+this Dagster run, every op retry counts as an attempt on it, and whichever step fails for good closes
+it as failed with a message free of secrets. Transient errors are re-raised for the op's RetryPolicy;
+permanent ones raise `Failure(allow_retries=False)` so they fail at once.
+"""
+
+import asyncio
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+
+from metadata_pipelines.catalog.data_sources import DataSourceNotFound
+from metadata_pipelines.catalog.database import CatalogDatabase
+from metadata_pipelines.catalog.persistence import PersistStats
+from metadata_pipelines.catalog.records import DataSource, RunStatus
+from metadata_pipelines.extractors.base import BaseMetadataExtractor
+from metadata_pipelines.extractors.errors import (
+    ExtractorError,
+    PermanentExtractorError,
+    TransientExtractorError,
+    scrub,
+)
+from metadata_pipelines.models import ExtractionResult, ExtractionStatus
+from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
+from metadata_pipelines.orchestration.summary import changes_markdown
+
+RETRY_DELAY_ENV = "METADATA_PIPELINES_RETRY_DELAY_SECONDS"
+
+SYNC_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3,
+    delay=float(os.environ.get(RETRY_DELAY_ENV, "5")),
+    backoff=dg.Backoff.EXPONENTIAL,
+    jitter=dg.Jitter.PLUS_MINUS,
+)
+
+
+class SyncTarget(BaseModel):
+    """What later ops need to know about the run; deliberately holds no config or credentials."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    data_source_id: str
+    data_source_name: str
+    connector_type: str
+    connector_run_id: str
+
+
+class TransientStepError(Exception):
+    """A scrubbed, retryable failure handed to the op's RetryPolicy."""
+
+
+@dg.op(
+    name="check_connection",
+    retry_policy=SYNC_RETRY_POLICY,
+    description="Resolve the partition's data source, open its connector run, test the connection.",
+)
+def check_source_connection(
+    context: dg.OpExecutionContext,
+    catalog: CatalogResource,
+    extractors: ExtractorFactoryResource,
+) -> SyncTarget:
+    db = catalog.get_catalog()
+    source = _resolve_source(context, db)
+    run_tags_now = dict(context.run.tags)
+    missing_tags = {
+        key: value
+        for key, value in run_tags.source_tags(source).items()
+        if run_tags_now.get(key) != value
+    }
+    if missing_tags:
+        context.instance.add_run_tags(context.run_id, missing_tags)
+    connector_run = db.connector_runs.open_for_dagster_run(
+        tenant_id=source.tenant_id,
+        data_source_id=source.id,
+        dagster_run_id=context.run_id,
+        trigger=run_tags.trigger_of(run_tags_now),
+        parent_dagster_run_id=context.run.parent_run_id,
+        pending_run_id=run_tags_now.get(run_tags.CONNECTOR_RUN_ID),
+    )
+    target = SyncTarget(
+        tenant_id=source.tenant_id,
+        data_source_id=source.id,
+        data_source_name=source.name,
+        connector_type=source.connector_type,
+        connector_run_id=connector_run.id,
+    )
+    with _sync_step(context, db, target, "check_connection") as secrets:
+        if not source.enabled:
+            raise PermanentExtractorError(
+                f"data source {source.name!r} ({source.id}) is disabled; enable it to sync"
+            )
+        extractor = _build_extractor(db, extractors, source, secrets)
+        asyncio.run(extractor.check_connection())
+    context.log.info(f"connected to {source.connector_type} source {source.name!r}")
+    return target
+
+
+@dg.op(
+    retry_policy=SYNC_RETRY_POLICY,
+    description="Read all metadata in scope from the source.",
+)
+def extract_metadata(
+    context: dg.OpExecutionContext,
+    target: SyncTarget,
+    catalog: CatalogResource,
+    extractors: ExtractorFactoryResource,
+) -> ExtractionResult:
+    db = catalog.get_catalog()
+    with _sync_step(context, db, target, "extract_metadata") as secrets:
+        source = db.data_sources.get(target.data_source_id, target.tenant_id)
+        extractor = _build_extractor(db, extractors, source, secrets)
+        result = asyncio.run(extractor.extract_metadata())
+        if result.status is ExtractionStatus.FAILED:
+            raise _failed_result_error(result)
+    for error in result.errors:
+        context.log.warning(f"{error.severity.value} in {'.'.join(error.scope)}: {error.message}")
+    context.add_output_metadata(
+        {
+            "status": result.status.value,
+            "errors": len(result.errors),
+            **{f"extracted_{kind}": count for kind, count in result.counts.items()},
+        }
+    )
+    return result
+
+
+@dg.op(
+    retry_policy=SYNC_RETRY_POLICY,
+    description="Write the extracted metadata into the catalog in one transaction.",
+)
+def persist_metadata(
+    context: dg.OpExecutionContext,
+    target: SyncTarget,
+    result: ExtractionResult,
+    catalog: CatalogResource,
+) -> dict[str, Any]:
+    db = catalog.get_catalog()
+    with _sync_step(context, db, target, "persist_metadata"):
+        stats = db.persistence.persist(
+            target.tenant_id,
+            target.data_source_id,
+            result,
+            connector_run_id=target.connector_run_id,
+        )
+    summary = {**stats.as_dict(), "extracted": result.counts}
+    partial = result.status is ExtractionStatus.PARTIAL
+    db.connector_runs.finish(
+        target.connector_run_id,
+        RunStatus.PARTIAL if partial else RunStatus.SUCCEEDED,
+        error_code="partial_extraction" if partial else None,
+        error_message=_partial_message(result) if partial else None,
+        stats=summary,
+        extraction_errors=[error.model_dump(mode="json") for error in result.errors],
+    )
+    context.add_output_metadata(_persist_metadata(stats, result))
+    return summary
+
+
+def _persist_metadata(stats: PersistStats, result: ExtractionResult) -> dict[str, Any]:
+    totals = stats.totals()
+    return {
+        "connector_run_status": "partial"
+        if result.status is ExtractionStatus.PARTIAL
+        else "succeeded",
+        **{key: value for key, value in totals.items()},
+        "tables_added": stats.changes.counts.get("tables_added", 0),
+        "tables_removed": stats.changes.counts.get("tables_removed", 0),
+        "changes": dg.MetadataValue.md(changes_markdown(stats, result)),
+    }
+
+
+def _resolve_source(context: dg.OpExecutionContext, db: CatalogDatabase) -> DataSource:
+    """The partition's data source; Dagster does not validate dynamic partition keys itself."""
+    if not context.has_partition_key:
+        raise dg.Failure(
+            "metadata_sync runs for one data source: launch it for a partition "
+            "(the partition key is the data source id)",
+            allow_retries=False,
+        )
+    key = context.partition_key
+    try:
+        source = db.data_sources.get(key)
+    except DataSourceNotFound:
+        raise dg.Failure(
+            f"no data source with id {key!r}: the partition key must be a registered data source id",
+            allow_retries=False,
+        ) from None
+    expected_tenant = context.run.tags.get(run_tags.TENANT)
+    if expected_tenant and expected_tenant != source.tenant_id:
+        raise dg.Failure(
+            f"data source {key!r} does not belong to tenant {expected_tenant!r}",
+            allow_retries=False,
+        )
+    return source
+
+
+def _build_extractor(
+    db: CatalogDatabase,
+    extractors: ExtractorFactoryResource,
+    source: DataSource,
+    secrets: list[str],
+) -> BaseMetadataExtractor:
+    credentials = db.data_sources.credentials(source.id, source.tenant_id)
+    secrets.extend(_string_values(credentials))
+    return extractors.create(source.connector_type, source.config, credentials)
+
+
+def _string_values(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _string_values(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _string_values(item)]
+    return []
+
+
+@contextmanager
+def _sync_step(
+    context: dg.OpExecutionContext,
+    db: CatalogDatabase,
+    target: SyncTarget,
+    step: str,
+) -> Iterator[list[str]]:
+    """Classify what the step raises, scrub secrets from it, and close the run row when final.
+
+    Yields a list the step fills with secret values, so messages can be scrubbed of them.
+    """
+    if context.retry_number > 0:
+        db.connector_runs.record_attempt(target.connector_run_id)
+    secrets: list[str] = []
+    try:
+        yield secrets
+    except dg.Failure:
+        raise
+    except ExtractorError as error:
+        _fail_or_retry(context, db, target, step, error, scrub(str(error), secrets))
+    except sa.exc.OperationalError as error:
+        message = f"catalog database unavailable: {scrub(str(error.orig), secrets)}"
+        _fail_or_retry(context, db, target, step, TransientExtractorError(message), message)
+    except Exception as error:
+        message = f"unexpected {type(error).__name__}: {scrub(str(error), secrets)}"
+        _fail_or_retry(context, db, target, step, PermanentExtractorError(message), message)
+
+
+def _fail_or_retry(
+    context: dg.OpExecutionContext,
+    db: CatalogDatabase,
+    target: SyncTarget,
+    step: str,
+    error: ExtractorError,
+    message: str,
+) -> None:
+    text = f"{step}: {message}"
+    if error.retryable and context.retry_number < SYNC_RETRY_POLICY.max_retries:
+        context.log.warning(
+            f"{text} (transient; attempt {context.retry_number + 1} of "
+            f"{SYNC_RETRY_POLICY.max_retries + 1}, retrying)"
+        )
+        raise TransientStepError(text) from None
+    if error.retryable:
+        text += f" (gave up after {context.retry_number + 1} attempts)"
+    try:
+        db.connector_runs.finish(
+            target.connector_run_id, RunStatus.FAILED, error_code=error.code, error_message=text
+        )
+    except sa.exc.SQLAlchemyError:
+        context.log.error("could not record the failure in connector_runs (catalog unavailable)")
+    raise dg.Failure(
+        description=text, allow_retries=False, metadata={"error_code": error.code}
+    ) from None
+
+
+def _failed_result_error(result: ExtractionResult) -> ExtractorError:
+    message = "; ".join(e.message for e in result.errors[:5]) or "extraction returned nothing"
+    if result.errors and all(e.retryable for e in result.errors):
+        return TransientExtractorError(message)
+    return PermanentExtractorError(message)
+
+
+def _partial_message(result: ExtractionResult) -> str:
+    failed = [e for e in result.errors if e.severity.value == "error"]
+    head = "; ".join(f"{'.'.join(e.scope) or 'source'}: {e.message}" for e in failed[:5])
+    more = f" (+{len(failed) - 5} more)" if len(failed) > 5 else ""
+    return f"{len(failed)} scope(s) failed: {head}{more}"

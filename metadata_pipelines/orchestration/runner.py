@@ -1,0 +1,58 @@
+"""Runs the `metadata_sync` job for one data source in this process and reports the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from metadata_pipelines.catalog.records import ConnectorRun
+from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.jobs import metadata_sync_job
+from metadata_pipelines.orchestration.partitions import ensure_partition
+from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    dagster_run_id: str
+    dagster_success: bool
+    connector_run: ConnectorRun | None
+
+    @property
+    def status(self) -> str:
+        return self.connector_run.status.value if self.connector_run else "failed"
+
+
+def execute_sync(
+    data_source_id: str,
+    tenant_id: str,
+    *,
+    instance: dg.DagsterInstance,
+    trigger: str = "application",
+    connector_run_id: str | None = None,
+    resources: Mapping[str, Any] | None = None,
+) -> SyncOutcome:
+    """Sync one source now; raises DataSourceNotFound (and runs nothing) if the tenant lacks it."""
+    resources = {**default_resources(), **(resources or {})}
+    catalog_resource: CatalogResource = resources["catalog"]
+    catalog = catalog_resource.get_catalog()
+    source = catalog.data_sources.get(data_source_id, tenant_id)
+    ensure_partition(instance, source.id)
+    tags = {**run_tags.source_tags(source), run_tags.TRIGGER: trigger}
+    if connector_run_id:
+        tags[run_tags.CONNECTOR_RUN_ID] = connector_run_id
+    result = metadata_sync_job.execute_in_process(
+        instance=instance,
+        partition_key=source.id,
+        tags=tags,
+        resources=resources,
+        raise_on_error=False,
+    )
+    return SyncOutcome(
+        dagster_run_id=result.run_id,
+        dagster_success=result.success,
+        connector_run=catalog.connector_runs.find_by_dagster_run_id(result.run_id),
+    )

@@ -1,0 +1,281 @@
+"""MetadataPersistenceService on real SQLite and PostgreSQL catalogs."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from metadata_pipelines.catalog.data_sources import DataSourceNotFound
+from metadata_pipelines.catalog.persistence import MetadataPersistenceService, PersistenceRefused
+from metadata_pipelines.catalog.schema import asset_fields, assets
+from metadata_pipelines.models import (
+    ColumnMetadata,
+    DatabaseMetadata,
+    ExtractionError,
+    ExtractionResult,
+    ExtractionStatus,
+    SchemaMetadata,
+    Severity,
+    TableMetadata,
+    TableType,
+    utcnow,
+)
+from metadata_pipelines_tests.support.scripted_extractor import SCRIPTED
+
+
+def _table(database: str, name: str, columns: dict[str, str], **extra) -> TableMetadata:
+    return TableMetadata(
+        database=database,
+        schema_name="public",
+        name=name,
+        columns=[
+            ColumnMetadata(name=column, ordinal=i, native_type=native)
+            for i, (column, native) in enumerate(columns.items(), start=1)
+        ],
+        **extra,
+    )
+
+
+def _result(tables: list[TableMetadata], errors=(), databases=("shop", "crm")) -> ExtractionResult:
+    return ExtractionResult.build(
+        SCRIPTED,
+        utcnow(),
+        databases=[DatabaseMetadata(name=d) for d in databases],
+        schemas=[SchemaMetadata(database=d, name="public") for d in databases],
+        tables=tables,
+        errors=list(errors),
+    )
+
+
+BASE_TABLES = [
+    _table("shop", "orders", {"id": "bigint", "customer_id": "bigint", "total": "numeric(10,2)"}),
+    _table("shop", "customers", {"id": "bigint", "email": "text"}, comment="people"),
+    _table(
+        "crm", "leads", {"id": "int"}, table_type=TableType.VIEW, view_definition="select 1 as id"
+    ),
+]
+
+
+@pytest.fixture
+def source(catalog, tenant_id, tmp_path):
+    return catalog.data_sources.create(
+        tenant_id=tenant_id,
+        name="scripted",
+        connector_type=SCRIPTED,
+        config={"source_file": str(tmp_path / "unused.json")},
+        credentials={"password": "pw"},
+    )
+
+
+def _live(catalog, source_id: str) -> dict[str, dict]:
+    with catalog.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(assets).where(assets.c.data_source_id == source_id)
+        ).mappings()
+        return {row["qualified_name"]: dict(row) for row in rows}
+
+
+def _fields(catalog, source_id: str) -> dict[tuple[str, str], dict]:
+    with catalog.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(asset_fields, assets.c.qualified_name)
+            .join(assets, assets.c.id == asset_fields.c.asset_id)
+            .where(asset_fields.c.data_source_id == source_id)
+        ).mappings()
+        return {(row["qualified_name"], row["name"]): dict(row) for row in rows}
+
+
+def test_first_sync_inserts_hierarchy_with_parents(catalog, source):
+    stats = catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+
+    assert stats.assets.inserted == 2 + 2 + 3
+    assert stats.fields.inserted == 6
+    live = _live(catalog, source.id)
+    orders = live["shop.public.orders"]
+    assert orders["asset_type"] == "table"
+    assert live["crm.public.leads"]["asset_type"] == "view"
+    assert live["crm.public.leads"]["details"]["view_definition"] == "select 1 as id"
+    assert live["shop.public.customers"]["description"] == "people"
+    assert orders["parent_id"] == live["shop.public"]["id"]
+    assert live["shop.public"]["parent_id"] == live["shop"]["id"]
+    assert live["shop"]["parent_id"] is None
+    fields = _fields(catalog, source.id)
+    assert fields[("shop.public.orders", "total")]["native_type"] == "numeric(10,2)"
+    assert fields[("shop.public.orders", "total")]["ordinal"] == 3
+
+
+def test_identical_sync_changes_nothing_but_last_seen(catalog, source):
+    catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+    before_assets, before_fields = _live(catalog, source.id), _fields(catalog, source.id)
+
+    stats = catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+
+    assert stats.totals() == {
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": 7 + 6,
+        "deleted": 0,
+        "restored": 0,
+    }
+    after_assets, after_fields = _live(catalog, source.id), _fields(catalog, source.id)
+    assert after_fields == before_fields
+    for name, row in after_assets.items():
+        old = before_assets[name]
+        assert row["last_seen_at"] >= old["last_seen_at"]
+        assert {k: v for k, v in row.items() if k != "last_seen_at"} == {
+            k: v for k, v in old.items() if k != "last_seen_at"
+        }
+
+
+def test_changes_are_detected_and_summarized(catalog, source):
+    catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+    changed = [
+        _table("shop", "orders", {"id": "bigint", "customer_id": "int", "placed_at": "timestamp"}),
+        BASE_TABLES[1],
+        BASE_TABLES[2],
+        _table("shop", "payments", {"id": "bigint"}),
+    ]
+
+    stats = catalog.persistence.persist(source.tenant_id, source.id, _result(changed))
+
+    assert stats.changes.tables_added == ["shop.public.payments"]
+    assert stats.changes.columns_added == ["shop.public.orders.placed_at"]
+    assert stats.changes.columns_removed == ["shop.public.orders.total"]
+    assert stats.changes.columns_retyped == ["shop.public.orders.customer_id: bigint -> int"]
+    assert stats.fields.deleted == 1 and stats.fields.updated == 1 and stats.fields.inserted == 2
+    fields = _fields(catalog, source.id)
+    assert fields[("shop.public.orders", "total")]["deleted_at"] is not None
+    assert fields[("shop.public.orders", "customer_id")]["native_type"] == "int"
+
+
+def test_missing_assets_are_soft_deleted_and_restored(catalog, source):
+    catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+
+    stats = catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES[:2]))
+    assert stats.assets.deleted == 1
+    assert stats.changes.tables_removed == ["crm.public.leads"]
+    deleted = _live(catalog, source.id)["crm.public.leads"]
+    assert deleted["deleted_at"] is not None
+
+    stats = catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+    assert stats.assets.restored == 1
+    restored = _live(catalog, source.id)["crm.public.leads"]
+    assert restored["deleted_at"] is None
+    assert restored["id"] == deleted["id"]
+    assert restored["first_seen_at"] == deleted["first_seen_at"]
+
+
+def test_nothing_is_deleted_inside_a_failed_scope(catalog, source):
+    catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+    crm_failed = ExtractionError(scope=("crm",), message="access denied to crm")
+    orders_columns_failed = ExtractionError(
+        scope=("shop", "public", "orders"), message="columns unreadable"
+    )
+    orders_without_columns = _table("shop", "orders", {})
+
+    result = _result(
+        [orders_without_columns, BASE_TABLES[1]],
+        errors=[crm_failed, orders_columns_failed],
+        databases=("shop",),
+    )
+    assert result.status is ExtractionStatus.PARTIAL
+    stats = catalog.persistence.persist(source.tenant_id, source.id, result)
+
+    live = _live(catalog, source.id)
+    assert live["crm"]["deleted_at"] is None
+    assert live["crm.public.leads"]["deleted_at"] is None
+    assert stats.assets.deleted == 0
+    assert stats.fields.deleted == 0
+    assert all(row["deleted_at"] is None for row in _fields(catalog, source.id).values())
+
+
+def test_warnings_do_not_protect_scopes(catalog, source):
+    catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+    warning = ExtractionError(scope=("crm",), message="odd type", severity=Severity.WARNING)
+
+    stats = catalog.persistence.persist(
+        source.tenant_id, source.id, _result(BASE_TABLES[:2], errors=[warning])
+    )
+
+    assert stats.assets.deleted == 1
+
+
+def test_failed_result_is_refused(catalog, source):
+    catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+    failed = ExtractionResult.build(
+        SCRIPTED, utcnow(), errors=[ExtractionError(message="server down")]
+    )
+
+    with pytest.raises(PersistenceRefused):
+        catalog.persistence.persist(source.tenant_id, source.id, failed)
+    assert all(row["deleted_at"] is None for row in _live(catalog, source.id).values())
+
+
+def test_failure_mid_persist_leaves_previous_catalog_intact(catalog, source, monkeypatch):
+    catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+    before_assets, before_fields = _live(catalog, source.id), _fields(catalog, source.id)
+
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    # Fails after assets were inserted, updated and soft-deleted, before the fields are written.
+    monkeypatch.setattr(MetadataPersistenceService, "_persist_fields", explode)
+    changed = [_table("shop", "orders", {"id": "int"}), _table("shop", "new_one", {"x": "int"})]
+    with pytest.raises(RuntimeError, match="disk full"):
+        catalog.persistence.persist(source.tenant_id, source.id, _result(changed))
+
+    assert _live(catalog, source.id) == before_assets
+    assert _fields(catalog, source.id) == before_fields
+
+
+def test_tenant_scoping(catalog, source, tmp_path):
+    other = catalog.data_sources.create(
+        tenant_id="someone-else",
+        name="scripted",
+        connector_type=SCRIPTED,
+        config={"source_file": str(tmp_path / "x.json")},
+        credentials={"password": "pw"},
+    )
+    catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
+    catalog.persistence.persist(other.tenant_id, other.id, _result(BASE_TABLES[:1]))
+
+    with pytest.raises(DataSourceNotFound):
+        catalog.persistence.persist("someone-else", source.id, _result([]))
+    # Each source keeps its own assets; the same qualified names do not collide across sources.
+    assert len(_live(catalog, source.id)) == 7
+    assert len(_live(catalog, other.id)) == 5
+    assert _live(catalog, source.id)["crm.public.leads"]["deleted_at"] is None
+
+
+def test_odd_identifiers_round_trip(catalog, source):
+    odd = ["select", "we`ird", 'dou"ble', "with space", "hy-phen", "naïve_表", "a.b"]
+    tables = [_table("shop", name, {name: "int"}) for name in odd]
+
+    catalog.persistence.persist(source.tenant_id, source.id, _result(tables, databases=("shop",)))
+    stats = catalog.persistence.persist(
+        source.tenant_id, source.id, _result(tables, databases=("shop",))
+    )
+
+    assert stats.assets.unchanged == len(odd) + 2
+    names = {row["name"] for row in _live(catalog, source.id).values()}
+    assert set(odd) <= names
+    field_names = {name for (_, name) in _fields(catalog, source.id)}
+    assert field_names == set(odd)
+
+
+def test_stats_are_stored_on_the_connector_run(catalog, source):
+    run = catalog.connector_runs.open_for_dagster_run(
+        tenant_id=source.tenant_id,
+        data_source_id=source.id,
+        dagster_run_id=str(uuid.uuid4()),
+    )
+    catalog.persistence.persist(
+        source.tenant_id, source.id, _result(BASE_TABLES), connector_run_id=run.id
+    )
+
+    stored = catalog.connector_runs.get(run.id).stats
+    assert stored["inserted"] == 13
+    assert stored["assets"]["inserted"] == 7
+    assert stored["fields"]["inserted"] == 6
