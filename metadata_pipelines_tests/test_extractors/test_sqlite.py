@@ -17,13 +17,9 @@ from metadata_pipelines.extractors.errors import (
     SourceTimeoutError,
 )
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
-from metadata_pipelines.extractors.sqlite import (
-    SQLiteConfig,
-    SQLiteExtractor,
-    index_parts,
-    normalize_type,
-    view_select,
-)
+from metadata_pipelines.extractors.sqlite import SQLiteConfig, SQLiteExtractor
+from metadata_pipelines.extractors.sqlite.affinity import normalize_type
+from metadata_pipelines.extractors.sqlite.sqltext import index_parts, view_select
 from metadata_pipelines.models import (
     AssetType,
     ConstraintType,
@@ -337,8 +333,11 @@ def test_include_and_exclude_patterns(library: Path) -> None:
         library, include_tables=["books", "rev.*", "top_.*"], exclude_tables=["top_.*"]
     )
     assert sorted(by_name(result)) == ["books", "reviews"]
-    # Patterns match whole names: "book" alone matches nothing.
+    # Patterns match whole names, bare or qualified: "book" alone matches nothing.
     assert extract(library, include_tables=["book"]).tables == []
+    assert [t.name for t in extract(library, include_tables=[r"main\.authors"]).tables] == [
+        "authors"
+    ]
 
 
 def test_many_relations_are_read_in_batches(tmp_path: Path) -> None:

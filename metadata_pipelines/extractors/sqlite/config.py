@@ -1,0 +1,65 @@
+"""Settings of an SQLite data source, validated before anything opens the file.
+
+Table patterns are Python regular expressions matched against the whole name (`re.fullmatch`), as
+for the other connectors, and tried against both the bare name (`orders`) and the qualified name
+(`main.orders`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from metadata_pipelines.extractors.base import ConnectorConfig
+
+DATABASE = "main"
+DEFAULT_TIMEOUT = 5.0
+
+Pattern = Annotated[str, Field(min_length=1)]
+
+
+class SQLiteConfig(ConnectorConfig):
+    """Where the database file is and what to read from it."""
+
+    path: str = Field(min_length=1, description="Path of the SQLite database file.")
+    include_tables: list[Pattern] = Field(
+        default_factory=list,
+        description="Regexes; when given, only tables/views whose whole name matches one are read.",
+    )
+    exclude_tables: list[Pattern] = Field(
+        default_factory=list,
+        description="Regexes; tables/views whose whole name matches one are skipped.",
+    )
+    include_row_counts: bool = Field(
+        default=True, description="Count rows of every table (one COUNT(*) per table, batched)."
+    )
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description=f"Seconds to wait for a locked database (default {DEFAULT_TIMEOUT}).",
+    )
+
+    @field_validator("include_tables", "exclude_tables")
+    @classmethod
+    def _valid_patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
+        return patterns
+
+    def wants_table(self, name: str) -> bool:
+        """Whether a table or view is in scope; `re` caches the compiled patterns."""
+        names = (name, f"{DATABASE}.{name}")
+        if self.include_tables and not any(
+            re.fullmatch(p, n) for p in self.include_tables for n in names
+        ):
+            return False
+        return not any(re.fullmatch(p, n) for p in self.exclude_tables for n in names)
+
+    @property
+    def busy_timeout(self) -> float:
+        return self.timeout if self.timeout is not None else DEFAULT_TIMEOUT
