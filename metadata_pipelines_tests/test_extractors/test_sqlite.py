@@ -14,6 +14,7 @@ import pytest
 from metadata_pipelines.extractors.base import NoCredentials
 from metadata_pipelines.extractors.errors import (
     ConfigurationError,
+    SourceResponseError,
     SourceTimeoutError,
 )
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
@@ -421,6 +422,30 @@ def test_foreign_key_to_a_missing_parent_is_a_warning(tmp_path: Path) -> None:
     )
 
 
+def test_virtual_and_shadow_tables(tmp_path: Path) -> None:
+    path = build(
+        tmp_path / "fts.db",
+        "CREATE VIRTUAL TABLE docs USING fts5(title, body); INSERT INTO docs VALUES ('a', 'b');",
+    )
+    result = extract(path)
+    assert result.status is ExtractionStatus.SUCCESS
+    tables = by_name(result)
+    docs = tables["docs"]
+    assert (docs.table_type, docs.native_type, docs.row_count) == (TableType.OTHER, "virtual", None)
+    assert [(c.name, c.properties.get("hidden", False)) for c in docs.columns] == [
+        ("title", False),
+        ("body", False),
+        ("docs", True),
+        ("rank", True),
+    ]
+    shadow = tables["docs_content"]
+    assert (shadow.table_type, shadow.native_type, shadow.row_count) == (
+        TableType.OTHER,
+        "shadow",
+        1,
+    )
+
+
 # --- whole-source failures ----------------------------------------------------------------------
 
 
@@ -457,6 +482,24 @@ def test_a_file_that_is_not_a_database_is_a_permanent_error(tmp_path: Path) -> N
     )
     ok, message = asyncio.run(extractor.test_connection())
     assert (ok, message) == (False, str(raised.value))
+
+
+def test_a_corrupt_database_is_a_permanent_error(tmp_path: Path) -> None:
+    path = build(
+        tmp_path / "corrupt.db",
+        "CREATE TABLE a (x, y); CREATE INDEX ia ON a (x);"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+        "INSERT INTO a SELECT i, printf('%030d', i) FROM n;",
+    )
+    data = bytearray(path.read_bytes())
+    data[100:200] = b"\xff" * 100  # the schema page, right after the 100-byte header
+    path.write_bytes(bytes(data))
+    with pytest.raises(SourceResponseError) as raised:
+        extract(path)
+    assert raised.value.retryable is False
+    assert str(raised.value) == (
+        f"SQLite database {str(path)!r} is corrupt: database disk image is malformed"
+    )
 
 
 def test_a_locked_database_is_a_transient_error(library: Path) -> None:
