@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import pymysql
 import pymysql.cursors
+from pymysql.constants import CLIENT
 
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
 from metadata_pipelines.extractors.errors import (
@@ -125,6 +126,7 @@ class MySQLExtractor(BaseMetadataExtractor):
     def _connect(self) -> pymysql.Connection:
         config = self.config
         where = f"connecting to {config.host}:{config.port} as {self.credentials.username!r}"
+        ssl_context = self._ssl_context()
         try:
             connection = pymysql.connect(
                 host=config.host,
@@ -136,7 +138,7 @@ class MySQLExtractor(BaseMetadataExtractor):
                 connect_timeout=config.connection_timeout,
                 read_timeout=config.read_timeout,
                 write_timeout=config.read_timeout,
-                ssl=self._ssl_context(),
+                ssl=ssl_context,
                 autocommit=True,
                 # information_schema times are in the session time zone; make them UTC.
                 init_command="SET time_zone = '+00:00'",
@@ -145,6 +147,12 @@ class MySQLExtractor(BaseMetadataExtractor):
         except Exception as error:
             raise self._classified(error, where) from None
         self.statements_sent += 1  # the init command
+        if ssl_context is not None and not connection.server_capabilities & CLIENT.SSL:
+            # PyMySQL silently stays in plain text when the server offers no TLS; refuse instead.
+            _close(connection)
+            raise ConfigurationError(
+                f"ssl_enabled is set but the server at {config.host}:{config.port} does not offer TLS"
+            )
         return connection
 
     def _ssl_context(self) -> ssl.SSLContext | None:
@@ -223,8 +231,8 @@ class MySQLExtractor(BaseMetadataExtractor):
         rows = DatabaseRows(name=database)
         rows.tables = read(queries.tables(config.include_statistics), "tables")
         if not rows.tables:
-            # Empty, or hidden from us: information_schema cannot tell, SHOW TABLES can.
-            read(queries.show_tables(database), "the table list", ())
+            # Empty, or hidden from us: information_schema cannot tell, this probe can.
+            read(queries.privilege_probe(database), "the database definition", ())
         in_scope = [
             r
             for r in rows.tables

@@ -476,9 +476,8 @@ def _add_indexes(tables: dict[str, TableMetadata], rows: list[Row]) -> None:
         if any(r[7] == "D" for r in parts):
             properties["descending"] = [r[7] == "D" for r in parts]
         if first[10] is not None:
-            # MySQL: IS_VISIBLE = YES/NO; MariaDB: IGNORED = YES/NO.
-            visible = first[10] == "YES"
-            properties["visible"] = visible if first[10] in ("YES", "NO") else first[10]
+            # MySQL: IS_VISIBLE; MariaDB: NOT IGNORED (queries.py turns both into YES / NO).
+            properties["visible"] = first[10] == "YES"
         per_table[table_name].append(
             IndexMetadata(
                 name=name,

@@ -37,7 +37,8 @@ class Capabilities:
     schema_comment: bool = False
     #: STATISTICS.EXPRESSION: functional key parts (MySQL >= 8.0.13).
     index_expression: bool = False
-    #: STATISTICS.IS_VISIBLE (MySQL 8) / STATISTICS.IGNORED (MariaDB >= 10.6).
+    #: An expression giving 'YES' / 'NO' for index visibility: STATISTICS.IS_VISIBLE (MySQL 8),
+    #: or the negation of STATISTICS.IGNORED (MariaDB >= 10.6).
     index_visibility: str | None = None
     #: COLUMNS.GENERATION_EXPRESSION (MySQL >= 5.7, MariaDB >= 10.2).
     generation_expression: bool = False
@@ -49,13 +50,11 @@ class Capabilities:
     def from_rows(cls, rows: list[tuple[str, str]], server_version: str) -> Capabilities:
         have = {(table.upper(), column.upper()) for table, column in rows}
         tables = {table for table, _ in have}
-        visibility = (
-            "IS_VISIBLE"
-            if ("STATISTICS", "IS_VISIBLE") in have
-            else "IGNORED"
-            if ("STATISTICS", "IGNORED") in have
-            else None
-        )
+        visibility = None
+        if ("STATISTICS", "IS_VISIBLE") in have:
+            visibility = "IS_VISIBLE"
+        elif ("STATISTICS", "IGNORED") in have:
+            visibility = "CASE IGNORED WHEN 'YES' THEN 'NO' ELSE 'YES' END"
         return cls(
             check_constraints="CHECK_CONSTRAINTS" in tables,
             check_constraints_table_name=("CHECK_CONSTRAINTS", "TABLE_NAME") in have,
@@ -191,13 +190,15 @@ WHERE SPECIFIC_SCHEMA = %s AND ORDINAL_POSITION > 0
 """Routine parameters (position 0 is a function's return value); sent only when routines exist."""
 
 
-def show_tables(database: str) -> str:
+def privilege_probe(database: str) -> str:
     """Privilege probe for a database that lists no tables: empty, or not readable by this user.
 
     information_schema silently hides what the user may not see, so an unreadable database looks
-    empty; SHOW TABLES raises error 1044 instead. Sent only for databases with no visible tables.
+    empty (and SHOW DATABASES lets a user list databases it cannot read). SHOW CREATE DATABASE
+    needs a privilege on the database and raises error 1044 without one; SHOW TABLES does not (it
+    answers an empty list). Sent only for databases with no visible tables.
     """
-    return f"SHOW TABLES FROM {quote_identifier(database)}"
+    return f"SHOW CREATE DATABASE {quote_identifier(database)}"
 
 
 def quote_identifier(name: str) -> str:
