@@ -121,6 +121,8 @@ def extract_metadata(
         result = asyncio.run(extractor.extract_metadata())
         if result.status is ExtractionStatus.FAILED:
             raise _failed_result_error(result)
+    found = ", ".join(f"{count} {kind}" for kind, count in result.counts.items() if count)
+    context.log.info(f"extracted {found or 'nothing'} ({result.status.value})")
     for error in result.errors:
         context.log.warning(f"{error.severity.value} in {'.'.join(error.scope)}: {error.message}")
     context.add_output_metadata(
@@ -152,6 +154,9 @@ def persist_metadata(
             connector_run_id=target.connector_run_id,
         )
     summary = {**stats.as_dict(), "extracted": result.counts}
+    context.log.info(
+        "catalog updated: " + ", ".join(f"{n} {kind}" for kind, n in stats.totals().items())
+    )
     partial = result.status is ExtractionStatus.PARTIAL
     db.connector_runs.finish(
         target.connector_run_id,

@@ -34,6 +34,7 @@ def execute_sync(
     trigger: str = "application",
     connector_run_id: str | None = None,
     resources: Mapping[str, Any] | None = None,
+    log_level: str = "DEBUG",
 ) -> SyncOutcome:
     """Sync one source now; raises DataSourceNotFound (and runs nothing) if the tenant lacks it."""
     resources = {**default_resources(), **(resources or {})}
@@ -49,6 +50,7 @@ def execute_sync(
         partition_key=source.id,
         tags=tags,
         resources=resources,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
     )
     return SyncOutcome(
