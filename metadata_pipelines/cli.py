@@ -288,7 +288,9 @@ def demo() -> None:
     from metadata_pipelines.sample import create_sample_database
 
     catalog = _catalog()
-    sample_path = create_sample_database(settings.home() / "sample" / "shop.db")
+    sample_path = settings.home() / "sample" / "shop.db"
+    if not sample_path.exists():
+        create_sample_database(sample_path)
     click.echo(f"sample source database: {sample_path}")
     click.echo(f"catalog database:       {catalog.engine.url.render_as_string()}")
     try:

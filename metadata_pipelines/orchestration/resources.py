@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from metadata_pipelines import settings
 from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
@@ -21,7 +22,7 @@ from metadata_pipelines.settings import CATALOG_URL_ENV
 
 
 @cache
-def _catalog(url: str | None, extra_connectors: tuple[tuple[str, str], ...]) -> CatalogDatabase:
+def _catalog(url: str, extra_connectors: tuple[tuple[str, str], ...]) -> CatalogDatabase:
     catalog = CatalogDatabase.from_settings(url)
     for connector_type, import_path in extra_connectors:
         catalog.factory.register(connector_type, import_path)
@@ -37,7 +38,8 @@ class CatalogResource(dg.ConfigurableResource):
     )
 
     def get_catalog(self) -> CatalogDatabase:
-        return _catalog(self.url, tuple(sorted(self.extra_connectors.items())))
+        url = self.url or settings.catalog_url()
+        return _catalog(url, tuple(sorted(self.extra_connectors.items())))
 
 
 class ExtractorFactoryResource(dg.ConfigurableResource):

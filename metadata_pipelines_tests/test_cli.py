@@ -1,0 +1,149 @@
+"""The command line, against a real embedded home (SQLite catalog, SQLite Dagster instance)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from metadata_pipelines.cli import main
+from metadata_pipelines.sample import SAMPLE_TABLES, SAMPLE_VIEWS, create_sample_database
+
+SECRET = "cli-pa55word-never-shown"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("METADATA_PIPELINES_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.delenv("METADATA_PIPELINES_SECRET_KEY", raising=False)
+    monkeypatch.delenv("METADATA_PIPELINES_CATALOG_URL", raising=False)
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def cli(home):
+    runner = CliRunner()
+
+    def invoke(*args, input=None, expect=0):
+        result = runner.invoke(main, list(args), input=input, catch_exceptions=False)
+        assert result.exit_code == expect, result.output
+        return result.output
+
+    return invoke
+
+
+@pytest.fixture
+def sample(tmp_path):
+    return create_sample_database(tmp_path / "shop.db")
+
+
+def test_demo_runs_a_full_sync_as_an_installed_command(home):
+    env = {**os.environ, "METADATA_PIPELINES_HOME": str(home)}
+    env.pop("DAGSTER_HOME")
+    command = [sys.executable, "-m", "metadata_pipelines", "demo"]
+
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+
+    assert first.returncode == 0, first.stderr
+    for table in SAMPLE_TABLES:
+        assert f"table main.{table}" in first.stdout
+    for view in SAMPLE_VIEWS:
+        assert f"view main.{view}" in first.stdout
+    assert "order_id" in first.stdout and "PRIMARY KEY" in first.stdout
+    assert ": SUCCEEDED" in first.stdout
+    assert (home / "dagster" / "dagster.yaml").exists()
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert second.returncode == 0, second.stderr
+    assert "0 inserted, 0 updated" in second.stdout
+
+
+def test_sources_lifecycle(cli, home, sample):
+    assert "is up to date" in cli("db", "upgrade")
+
+    added = cli(
+        "sources", "add", "shop", "--type", "sqlite", "--config", json.dumps({"path": str(sample)})
+    )
+    source_id = added.split()[-1]
+    assert "registered sqlite source 'shop'" in added
+
+    listing = cli("sources", "list")
+    assert source_id in listing and "shop" in listing
+    shown = json.loads(cli("sources", "show", "shop"))
+    assert shown["id"] == source_id and shown["credentials"] is None
+
+    synced = cli("sync", "shop")
+    assert ": SUCCEEDED" in synced and "7 table, 2 view" in synced
+    history = cli("runs", "shop")
+    assert "succeeded" in history and "trigger=manual" in history
+
+    bad = cli(
+        "sources", "add", "bad", "--type", "sqlite", "--config", '{"path": 1, "nope": 2}', expect=1
+    )
+    assert "nope" in bad
+    unknown = cli("sources", "add", "x", "--type", "oracle", "--config", "{}", expect=1)
+    assert "known types" in unknown
+    assert "--config must be a JSON object" in cli(
+        "sources", "add", "y", "--type", "sqlite", "--config", "[1]", expect=2
+    )
+
+    cli("sources", "remove", "shop", "--yes")
+    assert "no data sources" in cli("sources", "list")
+
+
+@pytest.mark.parametrize("how", ["file", "stdin", "env"])
+def test_credentials_are_read_from_file_stdin_or_env(cli, home, tmp_path, monkeypatch, how):
+    from metadata_pipelines.catalog.database import CatalogDatabase
+    from metadata_pipelines_tests.support.scripted_extractor import IMPORT_PATH
+
+    monkeypatch.setattr(
+        "metadata_pipelines.extractors.factory.MetadataExtractorFactory._extractors",
+        {"scripted": IMPORT_PATH},
+    )
+    payload = json.dumps({"password": SECRET})
+    args = ["sources", "add", "s", "--type", "scripted", "--config", '{"source_file": "x"}']
+    if how == "file":
+        (tmp_path / "c.json").write_text(payload)
+        output = cli(*args, "--credentials-file", str(tmp_path / "c.json"))
+    elif how == "stdin":
+        output = cli(*args, "--credentials-stdin", input=payload)
+    else:
+        monkeypatch.setenv("SOURCE_CREDENTIALS", payload)
+        output = cli(*args, "--credentials-env", "SOURCE_CREDENTIALS")
+    shown = cli("sources", "show", "s")
+
+    assert SECRET not in output + shown
+    assert json.loads(shown)["credentials"] == "******** (stored encrypted)"
+    catalog = CatalogDatabase.from_settings()
+    source = catalog.data_sources.find_by_name("default", "s")
+    assert catalog.data_sources.credentials(source.id, "default") == {"password": SECRET}
+    assert (home / "secret.key").stat().st_mode & 0o077 == 0
+
+
+def test_bad_credentials_input_is_rejected_without_echo(cli, home, monkeypatch):
+    args = ["sources", "add", "s", "--type", "sqlite", "--config", '{"path": "x"}']
+    output = cli(*args, "--credentials-stdin", input=f"not json {SECRET}", expect=2)
+    assert "credentials must be a JSON object" in output
+    assert SECRET not in output
+    output = cli(*args, "--credentials-env", "NOT_SET_ANYWHERE", expect=2)
+    assert "NOT_SET_ANYWHERE is not set" in output
+
+
+def test_sync_of_a_failing_source_exits_non_zero(cli, home, tmp_path):
+    missing = tmp_path / "gone.db"
+    cli(
+        "sources", "add", "gone", "--type", "sqlite", "--config", json.dumps({"path": str(missing)})
+    )
+
+    output = cli("sync", "gone", expect=1)
+
+    assert ": FAILED" in output
+    assert str(missing) in output
+    assert "unknown source" not in output
+    assert "has no data source named 'no-such-source'" in cli("sync", "no-such-source", expect=1)

@@ -1,0 +1,85 @@
+"""The seed's programmatic API: `await run_metadata_sync(data_source_id, tenant_id, run_id)`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from metadata_pipelines.catalog.data_sources import DataSourceNotFound
+from metadata_pipelines.catalog.database import CatalogDatabase
+from metadata_pipelines.catalog.records import RunStatus
+from metadata_pipelines.metadata_sync import run_metadata_sync
+from metadata_pipelines.orchestration.instance import get_instance
+from metadata_pipelines.sample import create_sample_database
+
+
+@pytest.fixture
+def embedded(tmp_path, monkeypatch):
+    monkeypatch.setenv("METADATA_PIPELINES_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    catalog = CatalogDatabase.from_settings()
+    catalog.upgrade()
+    source = catalog.data_sources.create(
+        tenant_id="acme",
+        name="shop",
+        connector_type="sqlite",
+        config={"path": str(create_sample_database(tmp_path / "shop.db"))},
+    )
+    return catalog, source
+
+
+def test_run_metadata_sync_returns_the_connector_run(embedded):
+    catalog, source = embedded
+
+    run = asyncio.run(run_metadata_sync(source.id, "acme"))
+
+    assert run.status is RunStatus.SUCCEEDED
+    assert run.trigger == "application"
+    dagster_run = get_instance().get_run_by_id(run.dagster_run_id)
+    assert dagster_run.tags["dagster/partition"] == source.id
+    assert catalog.connector_runs.get(run.id, "acme") == run
+
+
+def test_run_id_adopts_a_pending_connector_run(embedded):
+    catalog, source = embedded
+    pending, created = catalog.connector_runs.create_pending("acme", source.id, "application")
+    assert created and pending.status is RunStatus.PENDING
+
+    run = asyncio.run(run_metadata_sync(source.id, "acme", run_id=pending.id))
+
+    assert run.id == pending.id
+    assert run.status is RunStatus.SUCCEEDED
+    assert run.dagster_run_id is not None
+
+
+def test_a_tenant_that_does_not_own_the_source_runs_nothing(embedded):
+    catalog, source = embedded
+
+    with pytest.raises(DataSourceNotFound):
+        asyncio.run(run_metadata_sync(source.id, "intruder"))
+
+    assert get_instance().get_runs() == []
+    assert catalog.connector_runs.list(data_source_id=source.id) == []
+
+
+def test_does_not_block_the_callers_event_loop(embedded):
+    _, source = embedded
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    async def main():
+        task = asyncio.create_task(ticker())
+        run = await run_metadata_sync(source.id, "acme")
+        task.cancel()
+        return run
+
+    assert asyncio.run(main()).status is RunStatus.SUCCEEDED
+    assert ticks > 1
