@@ -1,0 +1,28 @@
+# The README's quick start. `make demo`: install and run a full sync on the embedded default.
+# `make test`: install with dev extras and run the test suite (needs MariaDB and PostgreSQL).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint ui
+
+$(BIN)/metadata-pipelines: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/metadata-pipelines
+
+demo: install
+	$(BIN)/metadata-pipelines demo
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+ui: install
+	$(BIN)/metadata-pipelines ui
