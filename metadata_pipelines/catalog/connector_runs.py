@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
 
 from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
 from metadata_pipelines.catalog.schema import connector_runs, data_sources
@@ -17,6 +19,29 @@ MAX_STORED_ERRORS = 200
 
 class ConnectorRunNotFound(LookupError):
     pass
+
+
+class RunOutcome(BaseModel):
+    """How an orchestrator run ended, as the run-status reconciliation reports it.
+
+    `data_source_id` / `tenant_id` are None when the run's partition key named no data source.
+    `pending_run_id` is the pending row the run was launched for, if any (it is adopted).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    dagster_run_id: str
+    status: RunStatus
+    tenant_id: str | None
+    data_source_id: str | None
+    trigger: str | None = None
+    parent_dagster_run_id: str | None = None
+    pending_run_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    will_retry: bool = False
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 class ConnectorRunRepository:
@@ -145,6 +170,116 @@ class ConnectorRunRepository:
         with self._engine.begin() as connection:
             return bool(connection.execute(query.values(values)).rowcount)
 
+    def reconcile(self, outcome: RunOutcome) -> tuple[ConnectorRun, bool]:
+        """Make the row of a finished orchestrator run agree with it; (row, whether it changed).
+
+        A row its ops already closed keeps their status and message (they know more than the
+        orchestrator); only `will_retry` is added to it. A row still open is closed with the
+        outcome. A run that never reached its first op gets its row here: the pending row it was
+        launched for, or a new one (linked to its parent run's row).
+        """
+        existing = self.find_by_dagster_run_id(outcome.dagster_run_id)
+        if existing is None:
+            return self._record_unopened(outcome), True
+        changed = False
+        with self._engine.begin() as connection:
+            if not existing.status.finished:
+                changed |= bool(
+                    connection.execute(
+                        connector_runs.update()
+                        .where(
+                            connector_runs.c.id == existing.id,
+                            connector_runs.c.status.in_([RunStatus.PENDING, RunStatus.RUNNING]),
+                        )
+                        .values(
+                            status=outcome.status,
+                            error_code=outcome.error_code,
+                            error_message=outcome.error_message,
+                            will_retry=outcome.will_retry,
+                            finished_at=outcome.finished_at or utcnow(),
+                        )
+                    ).rowcount
+                )
+            if outcome.will_retry and not existing.will_retry:
+                changed |= bool(
+                    connection.execute(
+                        connector_runs.update()
+                        .where(connector_runs.c.id == existing.id)
+                        .values(will_retry=True)
+                    ).rowcount
+                )
+        return self.get(existing.id), changed
+
+    def _record_unopened(self, outcome: RunOutcome) -> ConnectorRun:
+        parent_id = None
+        if outcome.parent_dagster_run_id:
+            parent = self.find_by_dagster_run_id(outcome.parent_dagster_run_id)
+            parent_id = parent.id if parent else None
+        values = {
+            "dagster_run_id": outcome.dagster_run_id,
+            "status": outcome.status,
+            "error_code": outcome.error_code,
+            "error_message": outcome.error_message,
+            "will_retry": outcome.will_retry,
+            "started_at": outcome.started_at,
+            "finished_at": outcome.finished_at or utcnow(),
+            "parent_run_id": parent_id,
+        }
+        if outcome.pending_run_id:
+            with self._engine.begin() as connection:
+                adopted = connection.execute(
+                    connector_runs.update()
+                    .where(
+                        connector_runs.c.id == outcome.pending_run_id,
+                        connector_runs.c.status == RunStatus.PENDING,
+                        connector_runs.c.dagster_run_id.is_(None),
+                    )
+                    .values(values)
+                ).rowcount
+            if adopted:
+                return self.get(outcome.pending_run_id)
+        row = self._new_row(
+            outcome.tenant_id, outcome.data_source_id, outcome.status, outcome.trigger
+        )
+        row.update(values)
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(connector_runs.insert(), row)
+        except sa.exc.IntegrityError:
+            concurrent = self.find_by_dagster_run_id(outcome.dagster_run_id)
+            if concurrent is not None:
+                return concurrent
+            # The data source was removed meanwhile: keep the row as an orphan.
+            row.update(id=str(uuid.uuid4()), data_source_id=None)
+            with self._engine.begin() as connection:
+                connection.execute(connector_runs.insert(), row)
+        return self.get(row["id"])
+
+    def list_unlaunched(self, limit: int = 200) -> list[ConnectorRun]:
+        """Pending rows no orchestrator run has adopted yet, oldest first (what to launch)."""
+        query = (
+            sa.select(connector_runs)
+            .where(
+                connector_runs.c.status == RunStatus.PENDING,
+                connector_runs.c.dagster_run_id.is_(None),
+            )
+            .order_by(connector_runs.c.created_at, connector_runs.c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            return [
+                ConnectorRun.model_validate(dict(r)) for r in connection.execute(query).mappings()
+            ]
+
+    def active_data_source_ids(self) -> set[str]:
+        """Sources with a pending or running sync, in one query (for schedules to skip)."""
+        query = sa.select(connector_runs.c.data_source_id).where(
+            connector_runs.c.status.in_([RunStatus.PENDING, RunStatus.RUNNING]),
+            connector_runs.c.data_source_id.is_not(None),
+        )
+        with self._engine.connect() as connection:
+            return set(connection.execute(query.distinct()).scalars())
+
     def get(self, run_id: str, tenant_id: str | None = None) -> ConnectorRun:
         query = sa.select(connector_runs).where(connector_runs.c.id == run_id)
         if tenant_id is not None:
@@ -190,8 +325,8 @@ class ConnectorRunRepository:
 
     @staticmethod
     def _new_row(
-        tenant_id: str,
-        data_source_id: str,
+        tenant_id: str | None,
+        data_source_id: str | None,
         status: RunStatus,
         trigger: str | None,
         run_type: str = "metadata",

@@ -40,9 +40,12 @@ class RunStatus(StrEnum):
 
 
 class ConnectorRun(_Record):
+    """One Dagster run's sync. `data_source_id` / `tenant_id` are None only for a run whose
+    partition key named no data source (it failed, and the run-status sensor recorded why)."""
+
     id: str
-    tenant_id: str
-    data_source_id: str
+    tenant_id: str | None
+    data_source_id: str | None
     dagster_run_id: str | None
     parent_run_id: str | None
     run_type: str

@@ -43,16 +43,18 @@ data_sources = sa.Table(
     sa.UniqueConstraint("tenant_id", "name"),
 )
 
+# tenant_id / data_source_id are NULL only for a Dagster run whose partition key named no data
+# source (unknown key, or a source removed while the run was queued): see migration 0002.
 connector_runs = sa.Table(
     "connector_runs",
     metadata,
     _id(),
-    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("tenant_id", sa.String(64), nullable=True),
     sa.Column(
         "data_source_id",
         sa.String(36),
         sa.ForeignKey("data_sources.id", ondelete="CASCADE"),
-        nullable=False,
+        nullable=True,
     ),
     sa.Column("dagster_run_id", sa.String(64), nullable=True, unique=True),
     sa.Column(
