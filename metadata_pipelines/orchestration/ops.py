@@ -115,6 +115,7 @@ def extract_metadata(
     extractors: ExtractorFactoryResource,
 ) -> ExtractionResult:
     db = catalog.get_catalog()
+    target = _for_this_run(context, db, target)
     with _sync_step(context, db, target, "extract_metadata") as secrets:
         source = db.data_sources.get(target.data_source_id, target.tenant_id)
         extractor = _build_extractor(db, extractors, source, secrets)
@@ -146,6 +147,7 @@ def persist_metadata(
     catalog: CatalogResource,
 ) -> dict[str, Any]:
     db = catalog.get_catalog()
+    target = _for_this_run(context, db, target)
     with _sync_step(context, db, target, "persist_metadata"):
         stats = db.persistence.persist(
             target.tenant_id,
@@ -206,6 +208,23 @@ def _resolve_source(context: dg.OpExecutionContext, db: CatalogDatabase) -> Data
             allow_retries=False,
         )
     return source
+
+
+def _for_this_run(
+    context: dg.OpExecutionContext, db: CatalogDatabase, target: SyncTarget
+) -> SyncTarget:
+    """The target with this run's own row: a re-execution from failure skips check_connection and
+    hands over the parent run's output, but it is a new run and so gets a new row (linked)."""
+    run = db.connector_runs.open_for_dagster_run(
+        tenant_id=target.tenant_id,
+        data_source_id=target.data_source_id,
+        dagster_run_id=context.run_id,
+        trigger=run_tags.trigger_of(dict(context.run.tags)),
+        parent_dagster_run_id=context.run.parent_run_id,
+    )
+    if run.id == target.connector_run_id:
+        return target
+    return target.model_copy(update={"connector_run_id": run.id})
 
 
 def _build_extractor(

@@ -1,0 +1,172 @@
+"""Run-status sensors: make `connector_runs` agree with how Dagster runs ended.
+
+The ops record most outcomes themselves. These sensors cover what they cannot see:
+- a run that failed before its first op could open its row (unknown partition key, resource or
+  launch failure, a crashed run worker) gets a failed row with Dagster's error;
+- a failed run that Dagster's run retries will repeat is marked `will_retry` (the retry is a new run,
+  so a new row, linked to this one through Dagster's parent run id);
+- a canceled run (queued or running) closes its row as canceled;
+- a successful run whose row was left open (safety net) is closed as succeeded.
+A row its ops already closed keeps their status and message.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import sqlalchemy as sa
+from dagster._core.storage.tags import WILL_RETRY_TAG  # no public constant exists for it
+
+from metadata_pipelines.catalog.connector_runs import RunOutcome
+from metadata_pipelines.catalog.data_sources import DataSourceNotFound
+from metadata_pipelines.catalog.database import CatalogDatabase
+from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
+from metadata_pipelines.extractors.errors import scrub
+from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.automation_settings import sensor_interval_seconds
+from metadata_pipelines.orchestration.jobs import metadata_sync_job
+from metadata_pipelines.orchestration.resources import CatalogResource
+
+PARTITION_TAG = "dagster/partition"
+MAX_MESSAGE_CHARS = 2000
+
+
+def reconcile_run(
+    db: CatalogDatabase,
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    status: RunStatus,
+    *,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> tuple[ConnectorRun, bool]:
+    """Record how `run` ended in its connector-run row; (row, whether anything changed)."""
+    run = instance.get_run_by_id(run.run_id) or run  # fresh tags (will_retry is added at failure)
+    key = run.tags.get(PARTITION_TAG)
+    tenant_id = run.tags.get(run_tags.TENANT)
+    data_source_id = None
+    if key:
+        try:
+            source = db.data_sources.get(key)
+        except DataSourceNotFound:
+            source = None
+        if source is not None and tenant_id in (None, source.tenant_id):
+            data_source_id, tenant_id = source.id, source.tenant_id
+    record = instance.get_run_record_by_id(run.run_id)
+    outcome = RunOutcome(
+        dagster_run_id=run.run_id,
+        status=status,
+        tenant_id=tenant_id,
+        data_source_id=data_source_id,
+        trigger=run_tags.trigger_of(dict(run.tags)),
+        parent_dagster_run_id=run.parent_run_id,
+        pending_run_id=run.tags.get(run_tags.CONNECTOR_RUN_ID),
+        error_code=error_code,
+        error_message=_clean(db, error_message),
+        will_retry=run.tags.get(WILL_RETRY_TAG, "").lower() == "true",
+        started_at=_time(record.start_time) if record else None,
+        finished_at=_time(record.end_time) if record else None,
+    )
+    return db.connector_runs.reconcile(outcome)
+
+
+def failure_details(context: dg.RunFailureSensorContext) -> tuple[str, str]:
+    """(error code, message) of a failed run: the first failed step's error, else the run's."""
+    for event in context.get_step_failure_events():
+        data = event.step_failure_data
+        user = data.user_failure_data
+        code = "step_failed"
+        if user is not None:
+            text = user.description or ""
+            stored_code = user.metadata.get("error_code") if user.metadata else None
+            code = str(stored_code.value) if stored_code is not None else code
+        else:
+            text = data.error.message.strip() if data.error else "unknown error"
+        step = event.step_key or "step"
+        message = text if text.startswith(f"{step}:") else f"{step}: {text}"
+        return code, message
+    event = context.failure_event
+    error = getattr(event.event_specific_data, "error", None)
+    detail = error.message.strip() if error is not None else ""
+    message = event.message or "run failed"
+    return "run_failed", f"{message} {detail}".strip()
+
+
+def _clean(db: CatalogDatabase, message: str | None) -> str | None:
+    """Scrub the catalog's own password (a connection error may quote the URL) and truncate."""
+    if message is None:
+        return None
+    password = sa.make_url(db.url).password
+    text = scrub(message, [str(password)] if password else [])
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 3] + "..."
+
+
+def _time(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None
+
+
+@dg.run_failure_sensor(
+    name="connector_run_failure_sensor",
+    monitored_jobs=[metadata_sync_job],
+    minimum_interval_seconds=sensor_interval_seconds(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Records failed metadata_sync runs (also those that failed before any op ran).",
+)
+def connector_run_failure_sensor(
+    context: dg.RunFailureSensorContext, catalog: CatalogResource
+) -> None:
+    code, message = failure_details(context)
+    row, changed = reconcile_run(
+        catalog.get_catalog(),
+        context.instance,
+        context.dagster_run,
+        RunStatus.FAILED,
+        error_code=code,
+        error_message=message,
+    )
+    if changed:
+        context.log.info(
+            f"connector run {row.id}: {row.status.value} (will_retry={row.will_retry})"
+        )
+
+
+@dg.run_status_sensor(
+    name="connector_run_canceled_sensor",
+    run_status=dg.DagsterRunStatus.CANCELED,
+    monitored_jobs=[metadata_sync_job],
+    minimum_interval_seconds=sensor_interval_seconds(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Closes the connector run of a canceled metadata_sync run (queued or running).",
+)
+def connector_run_canceled_sensor(
+    context: dg.RunStatusSensorContext, catalog: CatalogResource
+) -> None:
+    row, changed = reconcile_run(
+        catalog.get_catalog(),
+        context.instance,
+        context.dagster_run,
+        RunStatus.CANCELED,
+        error_code="canceled",
+        error_message="the Dagster run was canceled",
+    )
+    if changed:
+        context.log.info(f"connector run {row.id}: canceled")
+
+
+@dg.run_status_sensor(
+    name="connector_run_success_sensor",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[metadata_sync_job],
+    minimum_interval_seconds=sensor_interval_seconds(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Safety net: closes a succeeded run's connector run if its ops left it open.",
+)
+def connector_run_success_sensor(
+    context: dg.RunStatusSensorContext, catalog: CatalogResource
+) -> None:
+    row, changed = reconcile_run(
+        catalog.get_catalog(), context.instance, context.dagster_run, RunStatus.SUCCEEDED
+    )
+    if changed:
+        context.log.warning(f"connector run {row.id} was left open; closed as succeeded")
