@@ -135,9 +135,12 @@ class MySQLExtractor(BaseMetadataExtractor):
                 password=self.credentials.password.get_secret_value(),
                 database=config.database,
                 charset="utf8mb4",
+                # PyMySQL bounds only the TCP connect by connect_timeout; the handshake and the
+                # login are reads. Bound them by the connection timeout too, so a server that
+                # accepts and never answers fails fast, then switch to read_timeout for queries.
                 connect_timeout=config.connection_timeout,
-                read_timeout=config.read_timeout,
-                write_timeout=config.read_timeout,
+                read_timeout=config.connection_timeout,
+                write_timeout=config.connection_timeout,
                 ssl=ssl_context,
                 autocommit=True,
                 # information_schema times are in the session time zone; make them UTC.
@@ -147,6 +150,9 @@ class MySQLExtractor(BaseMetadataExtractor):
         except Exception as error:
             raise self._classified(error, where) from None
         self.statements_sent += 1  # the init command
+        # No public setter exists; these are the attributes PyMySQL reads before every socket call.
+        connection._read_timeout = config.read_timeout
+        connection._write_timeout = config.read_timeout
         if ssl_context is not None and not connection.server_capabilities & CLIENT.SSL:
             # PyMySQL silently stays in plain text when the server offers no TLS; refuse instead.
             _close(connection)
