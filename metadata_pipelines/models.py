@@ -250,6 +250,13 @@ class ExtractionResult(_Model):
     started_at: datetime
     finished_at: datetime
 
+    def __repr__(self) -> str:
+        # A full repr of a large result costs seconds of CPU (asyncio.run may build one).
+        return (
+            f"ExtractionResult(connector_type={self.connector_type!r}, "
+            f"status={self.status.value!r}, counts={self.counts}, errors={len(self.errors)})"
+        )
+
     @property
     def counts(self) -> dict[str, int]:
         counts = {
