@@ -9,12 +9,13 @@ from __future__ import annotations
 from metadata_pipelines.extractors.mysql import queries
 from metadata_pipelines.extractors.mysql.config import MySQLConfig
 from metadata_pipelines.extractors.mysql.mapper import (
+    COLUMN_PROPERTY_KEYS,
     DatabaseRows,
     build_database_contents,
     normalize_default,
     normalize_type,
 )
-from metadata_pipelines.models import AssetType, DataType, Severity
+from metadata_pipelines.models import AssetType, DataType, Severity, redact_properties
 
 MYSQL8 = queries.Capabilities(
     check_constraints=True, index_expression=True, generation_expression=True, mariadb=False
@@ -154,3 +155,10 @@ def test_capabilities_of_each_server_family() -> None:
 def test_identifiers_are_quoted_with_backticks_doubled() -> None:
     assert queries.quote_identifier("a`b c") == "`a``b c`"
     assert queries.privilege_probe("x`y") == "SHOW CREATE DATABASE `x``y`"
+
+
+def test_column_property_keys_set_after_validation_are_not_secret_names() -> None:
+    # The mapper sets these keys after validation (to skip per-column redaction); the models'
+    # redaction must have nothing to hide in them.
+    properties = dict.fromkeys(COLUMN_PROPERTY_KEYS, "value")
+    assert redact_properties(properties) == properties

@@ -123,6 +123,18 @@ def normalize_type(data_type: str, column_type: str) -> DataType | None:
     return _TYPE_FAMILIES.get(base)
 
 
+#: Every property key the mapper sets on a column after validation (see _add_columns).
+COLUMN_PROPERTY_KEYS = (
+    "character_set",
+    "collation",
+    "auto_increment",
+    "generation_expression",
+    "generated_stored",
+    "on_update",
+    "invisible",
+)
+_ON_UPDATE = re.compile(r"on update (\S+)", re.IGNORECASE)
+
 _NUMERIC = {DataType.INTEGER, DataType.DECIMAL, DataType.FLOAT, DataType.BOOLEAN}
 _CURRENT_TIMESTAMP = re.compile(r"current_timestamp(\(\d*\))?", re.IGNORECASE)
 
@@ -295,6 +307,7 @@ def _add_columns(
     errors: list[ExtractionError],
 ) -> None:
     per_table: dict[str, list[ColumnMetadata]] = defaultdict(list)
+    types: dict[tuple[str, str], DataType | None] = {}
     for (
         table_name,
         name,
@@ -311,7 +324,11 @@ def _add_columns(
     ) in rows:
         if table_name not in tables:
             continue
-        family = normalize_type(data_type, column_type)
+        key = (data_type, column_type)
+        if key in types:
+            family = types[key]
+        else:
+            family = types[key] = normalize_type(data_type, column_type)
         if family is None:
             errors.append(
                 ExtractionError(
@@ -323,35 +340,39 @@ def _add_columns(
                     code="unknown_type",
                 )
             )
-        extra = extra or ""
-        upper_extra = extra.upper()
-        properties: dict[str, Any] = {}
+        column = ColumnMetadata(
+            name=name,
+            ordinal=ordinal,
+            native_type=column_type,
+            data_type=family or DataType.UNKNOWN,
+            nullable=is_nullable == "YES",
+            default=None if generation else normalize_default(raw_default, family, extra, caps),
+            comment=comment or None,
+        )
+        # Set after validation: these keys are fixed names (COLUMN_PROPERTY_KEYS), so the
+        # models' secret-key redaction has nothing to do here, and skipping it halves the cost of
+        # building 40,000 columns. test_mysql_mapper checks the keys against that redaction.
+        properties = column.properties
         if charset is not None:
             properties["character_set"] = charset
         if collation is not None:
             properties["collation"] = collation
-        if "AUTO_INCREMENT" in upper_extra:
-            properties["auto_increment"] = True
-        if generation:
-            properties["generation_expression"] = generation
-            properties["generated_stored"] = "STORED" in upper_extra or "PERSISTENT" in upper_extra
-        on_update = re.search(r"on update (\S+)", extra, re.IGNORECASE)
-        if on_update:
-            properties["on_update"] = on_update.group(1)
-        if "INVISIBLE" in upper_extra:
-            properties["invisible"] = True
-        per_table[table_name].append(
-            ColumnMetadata(
-                name=name,
-                ordinal=ordinal,
-                native_type=column_type,
-                data_type=family or DataType.UNKNOWN,
-                nullable=is_nullable == "YES",
-                default=None if generation else normalize_default(raw_default, family, extra, caps),
-                comment=comment or None,
-                properties=properties,
-            )
-        )
+        if extra:
+            upper_extra = extra.upper()
+            if "AUTO_INCREMENT" in upper_extra:
+                properties["auto_increment"] = True
+            if generation:
+                properties["generation_expression"] = generation
+                properties["generated_stored"] = (
+                    "STORED" in upper_extra or "PERSISTENT" in upper_extra
+                )
+            if "ON UPDATE" in upper_extra:
+                on_update = _ON_UPDATE.search(extra)
+                if on_update:
+                    properties["on_update"] = on_update.group(1)
+            if "INVISIBLE" in upper_extra:
+                properties["invisible"] = True
+        per_table[table_name].append(column)
     for table_name, columns in per_table.items():
         columns.sort(key=lambda c: c.ordinal)
         tables[table_name].columns = columns
