@@ -42,10 +42,16 @@ sync_partitioned_config = dg.PartitionedConfig(
 )
 
 
+# A run-level retry (crashed worker) re-runs the whole sync: the three ops are cheap next to the
+# extraction, and outputs of a dead worker (in-memory or on its own disk) cannot be reloaded.
+RETRY_ALL_STEPS = {"dagster/retry_strategy": "ALL_STEPS"}
+
+
 @dg.job(
     name="metadata_sync",
     config=sync_partitioned_config,
     executor_def=dg.in_process_executor,
+    tags=RETRY_ALL_STEPS,
     description=(
         "Sync the metadata of one data source into the catalog: check the connection, "
         "extract, persist. Partition key = data source id."

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import sqlalchemy as sa
 from dagster._core.storage.tags import WILL_RETRY_TAG  # no public constant exists for it
+from dagster._utils.error import SerializableErrorInfo
 
 from metadata_pipelines.catalog.connector_runs import RunOutcome
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
@@ -82,15 +83,25 @@ def failure_details(context: dg.RunFailureSensorContext) -> tuple[str, str]:
             stored_code = user.metadata.get("error_code") if user.metadata else None
             code = str(stored_code.value) if stored_code is not None else code
         else:
-            text = data.error.message.strip() if data.error else "unknown error"
+            text = _error_text(data.error) if data.error else "unknown error"
         step = event.step_key or "step"
         message = text if text.startswith(f"{step}:") else f"{step}: {text}"
         return code, message
     event = context.failure_event
     error = getattr(event.event_specific_data, "error", None)
-    detail = error.message.strip() if error is not None else ""
+    detail = _error_text(error) if error is not None else ""
     message = event.message or "run failed"
     return "run_failed", f"{message} {detail}".strip()
+
+
+def _error_text(error: SerializableErrorInfo) -> str:
+    """The error's message with the messages of its causes (the cause says what went wrong)."""
+    parts = []
+    current: SerializableErrorInfo | None = error
+    while current is not None and len(parts) < 5:
+        parts.append(current.message.strip())
+        current = current.cause or current.context
+    return " <- caused by: ".join(part for part in parts if part)
 
 
 def _clean(db: CatalogDatabase, message: str | None) -> str | None:
