@@ -24,10 +24,12 @@ from metadata_pipelines.models import (
     TableType,
 )
 from metadata_pipelines_tests.test_extractors.mysql_fixture import (
+    HOST,
     ODD_CHILD,
     ODD_COLUMNS,
     ODD_TABLE,
     ODD_VIEW,
+    PORT,
     MySQLFixture,
     mysql_schema,  # noqa: F401 - pytest fixture
     root_config,
@@ -443,8 +445,27 @@ def test_user_granted_one_database_sees_only_it(mysql_schema: MySQLFixture) -> N
         "vip_customers",
     }
     assert [c.name for c in table(limited, fx.main, "customers").columns][:2] == ["id", "email"]
+    # information_schema lists routines only to their definer or to holders of a routine
+    # privilege; SELECT alone is not one (see docs/connectors/mysql.md).
+    assert limited.routines == []
     dumped = limited.model_dump_json()
     assert fx.password not in dumped
+
+
+def test_system_databases_only_when_asked_for() -> None:
+    hidden = extract({"host": HOST, "port": PORT, "include_databases": ["mysql"]})
+    assert (hidden.databases, hidden.tables, hidden.status) == ([], [], ExtractionStatus.SUCCESS)
+    shown = extract(
+        {
+            "host": HOST,
+            "port": PORT,
+            "include_databases": ["mysql"],
+            "include_system_databases": True,
+            "include_routines": False,
+        }
+    )
+    assert [d.name for d in shown.databases] == ["mysql"]
+    assert "user" in {t.name for t in shown.tables}
 
 
 def test_listed_but_unreadable_databases_are_scoped_errors(
