@@ -30,6 +30,7 @@ from metadata_pipelines.extractors.databricks.constraints import (
     KeyCollector,
     constraints_statement,
 )
+from metadata_pipelines.extractors.databricks.gc_pause import gc_paused
 from metadata_pipelines.extractors.databricks.mapper import (
     CatalogInfo,
     SchemaInfo,
@@ -266,13 +267,16 @@ class _Extraction:
             self._fail(scope, AssetType.SCHEMA, error)
             return
         self.schemas.append(map_schema(info))
-        for raw in items:
-            table = self._parse_item(TableInfo, raw, what, lambda n: (catalog, name, n))
-            if table is None:
-                continue
-            if not self.config.table_filter.allows(table.name, f"{catalog}.{name}.{table.name}"):
-                continue
-            self.tables.append(map_table(table))
+        with gc_paused():  # synchronous: see gc_pause.py for why
+            for raw in items:
+                table = self._parse_item(TableInfo, raw, what, lambda n: (catalog, name, n))
+                if table is None:
+                    continue
+                if not self.config.table_filter.allows(
+                    table.name, f"{catalog}.{name}.{table.name}"
+                ):
+                    continue
+                self.tables.append(map_table(table))
 
     # -- keys -----------------------------------------------------------------------------------
 
