@@ -279,3 +279,39 @@ def test_stats_are_stored_on_the_connector_run(catalog, source):
     assert stored["inserted"] == 13
     assert stored["assets"]["inserted"] == 7
     assert stored["fields"]["inserted"] == 6
+
+
+def test_awkward_values_round_trip_through_bulk_load(catalog, source):
+    """Tabs, newlines, backslashes, quotes, NULs-free unicode and nested JSON survive COPY."""
+    awkward = "line1\nline2\ttab \\N back\\slash \r 'q' \"dq\" ünï ☃"
+    column = ColumnMetadata(
+        name="c\tol",
+        ordinal=1,
+        native_type="enum('a\\tb','c')",
+        default="\\N",
+        comment=awkward,
+        properties={"nested": {"list": [1, "x\ty", None]}, "empty": ""},
+    )
+    table = TableMetadata(
+        database="shop",
+        schema_name="public",
+        name="weird",
+        comment=awkward,
+        view_definition=awkward,
+        columns=[column],
+    )
+
+    catalog.persistence.persist(source.tenant_id, source.id, _result([table], databases=("shop",)))
+
+    stored = _live(catalog, source.id)["shop.public.weird"]
+    assert stored["description"] == awkward
+    assert stored["details"]["view_definition"] == awkward
+    field = _fields(catalog, source.id)[("shop.public.weird", "c\tol")]
+    assert field["native_type"] == "enum('a\\tb','c')"
+    assert field["default_value"] == "\\N"
+    assert field["description"] == awkward
+    assert field["properties"] == {"nested": {"list": [1, "x\ty", None]}, "empty": ""}
+    again = catalog.persistence.persist(
+        source.tenant_id, source.id, _result([table], databases=("shop",))
+    )
+    assert again.totals()["unchanged"] == 4
