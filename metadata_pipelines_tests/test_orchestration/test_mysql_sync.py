@@ -1,0 +1,184 @@
+"""MariaDB through the whole job: real server -> metadata_sync -> PostgreSQL catalog."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from metadata_pipelines.catalog.records import RunStatus
+from metadata_pipelines.catalog.schema import asset_fields, assets
+from metadata_pipelines.orchestration.ops import SYNC_RETRY_POLICY
+from metadata_pipelines.orchestration.runner import execute_sync
+from metadata_pipelines_tests.conftest import MYSQL_URL
+
+PASSWORD = "job-Pa55-" + uuid.uuid4().hex[:6]
+_URL = sa.make_url(MYSQL_URL)
+
+
+@pytest.fixture
+def catalog_url(postgres_database_url):
+    return postgres_database_url
+
+
+@pytest.fixture
+def shop(mysql_server):
+    """A small database and a reader account with a password, dropped afterwards."""
+    name = f"mpt_job_{uuid.uuid4().hex[:8]}"
+    user = name
+    statements = [
+        f"CREATE DATABASE `{name}`",
+        f"CREATE TABLE `{name}`.customers (id BIGINT PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE)",
+        f"CREATE TABLE `{name}`.orders (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL,"
+        " total DECIMAL(10,2), CONSTRAINT fk_customer FOREIGN KEY (customer_id)"
+        " REFERENCES customers (id) ON DELETE CASCADE)",
+        f"CREATE VIEW `{name}`.big_orders AS SELECT id, total FROM `{name}`.orders WHERE total > 100",
+        f"CREATE USER '{user}'@'%' IDENTIFIED BY '{PASSWORD}'",
+        f"GRANT SELECT, SHOW VIEW ON `{name}`.* TO '{user}'@'%'",
+    ]
+    with mysql_server.connect() as connection:
+        for statement in statements:
+            connection.execute(sa.text(statement))
+    yield name
+    with mysql_server.connect() as connection:
+        connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        connection.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))
+
+
+def _config(database: str, **overrides) -> dict:
+    return {
+        "host": _URL.host or "127.0.0.1",
+        "port": _URL.port or 3306,
+        "database": database,
+        "connection_timeout": 2,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def source(shop, job_catalog, tenant_id):
+    return job_catalog.data_sources.create(
+        tenant_id=tenant_id,
+        name="mariadb",
+        connector_type="mysql",
+        config=_config(shop),
+        credentials={"username": shop, "password": PASSWORD},
+    )
+
+
+def _sync(source, dagster_instance, job_resources):
+    return execute_sync(
+        source.id, source.tenant_id, instance=dagster_instance, resources=job_resources
+    )
+
+
+def _snapshot(catalog, source_id):
+    with catalog.engine.connect() as connection:
+        tables = {
+            r.qualified_name: (r.content_hash, r.deleted_at)
+            for r in connection.execute(
+                sa.select(assets).where(assets.c.data_source_id == source_id)
+            )
+        }
+        fields = {
+            (r.asset_id, r.name): (r.native_type, r.deleted_at)
+            for r in connection.execute(
+                sa.select(asset_fields).where(asset_fields.c.data_source_id == source_id)
+            )
+        }
+    return tables, fields
+
+
+def test_sync_resync_and_schema_change(
+    shop, source, mysql_server, job_catalog, dagster_instance, job_resources
+):
+    first = _sync(source, dagster_instance, job_resources)
+
+    run = first.connector_run
+    assert run.status is RunStatus.SUCCEEDED, run.error_message
+    assert run.stats["extracted"]["table"] == 2 and run.stats["extracted"]["view"] == 1
+    tables, fields = _snapshot(job_catalog, source.id)
+    assert {shop, f"{shop}.customers", f"{shop}.orders", f"{shop}.big_orders"} <= set(tables)
+    assert sorted(native for native, _ in fields.values()) == sorted(
+        ["bigint(20)", "varchar(255)", "bigint(20)", "bigint(20)", "decimal(10,2)",
+         "bigint(20)", "decimal(10,2)"]
+    )  # fmt: skip
+
+    again = _sync(source, dagster_instance, job_resources)
+    assert again.connector_run.status is RunStatus.SUCCEEDED
+    assert {k: again.connector_run.stats[k] for k in ("inserted", "updated", "deleted")} == {
+        "inserted": 0,
+        "updated": 0,
+        "deleted": 0,
+    }
+    assert _snapshot(job_catalog, source.id) == (tables, fields)
+
+    with mysql_server.connect() as connection:
+        connection.execute(sa.text(f"ALTER TABLE `{shop}`.orders DROP FOREIGN KEY fk_customer"))
+        connection.execute(sa.text(f"DROP TABLE `{shop}`.customers"))
+        connection.execute(sa.text(f"ALTER TABLE `{shop}`.orders ADD COLUMN note TEXT"))
+        connection.execute(sa.text(f"ALTER TABLE `{shop}`.orders MODIFY total DECIMAL(12,2)"))
+    changed = _sync(source, dagster_instance, job_resources)
+
+    changes = changed.connector_run.stats["changes"]
+    assert changes["tables_removed"] == [f"{shop}.customers"]
+    assert changes["columns_added"] == [f"{shop}.orders.note"]
+    assert f"{shop}.orders.total: decimal(10,2) -> decimal(12,2)" in changes["columns_retyped"]
+    tables, _ = _snapshot(job_catalog, source.id)
+    assert tables[f"{shop}.customers"][1] is not None
+
+
+def test_wrong_password_fails_without_retry_and_keeps_the_catalog(
+    shop, source, job_catalog, dagster_instance, job_resources
+):
+    _sync(source, dagster_instance, job_resources)
+    before = _snapshot(job_catalog, source.id)
+    job_catalog.data_sources.update(
+        source.id, source.tenant_id, credentials={"username": shop, "password": "wrong"}
+    )
+
+    outcome = _sync(source, dagster_instance, job_resources)
+
+    run = outcome.connector_run
+    assert run.status is RunStatus.FAILED
+    assert run.error_code == "authentication_failed"
+    assert run.attempts == 1
+    assert "wrong" not in run.error_message and PASSWORD not in run.error_message
+    assert _snapshot(job_catalog, source.id) == before
+
+
+def test_missing_privilege_is_permanent(
+    shop, source, mysql_server, job_catalog, dagster_instance, job_resources
+):
+    with mysql_server.connect() as connection:
+        connection.execute(sa.text(f"REVOKE SELECT, SHOW VIEW ON `{shop}`.* FROM '{shop}'@'%'"))
+
+    outcome = _sync(source, dagster_instance, job_resources)
+
+    assert outcome.connector_run.status is RunStatus.FAILED
+    assert outcome.connector_run.error_code == "missing_privilege"
+    assert outcome.connector_run.attempts == 1
+
+
+def test_refused_connection_is_retried_then_fails_and_keeps_the_catalog(
+    shop, source, job_catalog, dagster_instance, job_resources
+):
+    _sync(source, dagster_instance, job_resources)
+    before = _snapshot(job_catalog, source.id)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    job_catalog.data_sources.update(
+        source.id, source.tenant_id, config=_config(shop, port=closed_port)
+    )
+
+    outcome = _sync(source, dagster_instance, job_resources)
+
+    run = outcome.connector_run
+    assert run.status is RunStatus.FAILED
+    assert run.error_code == "source_unavailable"
+    assert run.attempts == SYNC_RETRY_POLICY.max_retries + 1
+    assert "gave up after" in run.error_message
+    assert _snapshot(job_catalog, source.id) == before
