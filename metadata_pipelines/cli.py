@@ -263,6 +263,26 @@ def _print_run(run: ConnectorRun) -> None:
         click.echo(f"  error        {run.error_message}")
 
 
+@main.command("request-sync")
+@click.argument("source")
+@tenant_option
+def request_sync(source: str, tenant: str) -> None:
+    """Record a pending sync for the daemon's run_request_sensor to launch (the application path)."""
+    from metadata_pipelines.orchestration.run_requests import (
+        DataSourceDisabled,
+        request_metadata_sync,
+    )
+
+    catalog = _catalog()
+    try:
+        found = _resolve(catalog, tenant, source)
+        run, created = request_metadata_sync(found.id, tenant, catalog=catalog)
+    except (DataSourceNotFound, DataSourceDisabled) as error:
+        raise click.ClickException(str(error)) from None
+    state = "requested" if created else f"already {run.status.value}"
+    click.echo(f"connector run {run.id}: {state}")
+
+
 @main.command()
 @click.argument("source")
 @click.option("--limit", default=20, show_default=True)

@@ -78,6 +78,12 @@ def test_sources_lifecycle(cli, home, sample):
     shown = json.loads(cli("sources", "show", "shop"))
     assert shown["id"] == source_id and shown["credentials"] is None
 
+    requested = cli("request-sync", "shop")
+    assert requested.endswith(": requested\n")
+    run_id = requested.split()[2].rstrip(":")
+    assert cli("request-sync", "shop") == f"connector run {run_id}: already pending\n"
+    assert "pending" in cli("runs", "shop")
+
     synced = cli("sync", "shop")
     assert ": SUCCEEDED" in synced and "7 table, 2 view" in synced
     history = cli("runs", "shop")

@@ -8,16 +8,13 @@ repository's production dagster.yaml is never picked up by accident.
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 
 import dagster as dg
 
 from metadata_pipelines import settings
 
-EMBEDDED_INSTANCE_YAML = """\
-# Embedded default written by metadata-pipelines: SQLite storage in this directory.
-telemetry:
-  enabled: false
-"""
+EMBEDDED_INSTANCE_YAML = "embedded_dagster.yaml"
 
 
 def embedded_dagster_home() -> str:
@@ -25,7 +22,7 @@ def embedded_dagster_home() -> str:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(EMBEDDED_INSTANCE_YAML)
+        config.write_text(files(__package__).joinpath(EMBEDDED_INSTANCE_YAML).read_text())
     return str(home)
 
 
