@@ -1,17 +1,25 @@
-"""Applies the Alembic migrations shipped inside the package; no alembic.ini needed."""
+"""Applies the Alembic migrations shipped inside the package; no alembic.ini needed.
+
+Alembic is imported only when a migration runs: every Dagster run worker imports the catalog, and
+most never migrate.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def alembic_config(connection: sa.Connection | None = None, url: str | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url:
@@ -22,6 +30,8 @@ def alembic_config(connection: sa.Connection | None = None, url: str | None = No
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    from alembic import command
+
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 
