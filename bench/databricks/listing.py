@@ -1,7 +1,7 @@
 """Benchmark: Unity Catalog listing, sequential vs bounded-concurrent, calm vs a storm of 429s.
 
 Usage: .venv/bin/python bench/databricks/listing.py [--schemas 50] [--tables 100] [--columns 20]
-       [--latency 0.05] [--storm 0.3]
+       [--latency 0.05] [--storm 0.3] [--fresh-bodies]
 
 The fake workspace (metadata_pipelines_tests/fakes) runs in a child process, so its CPU does not
 compete with the extractor for the GIL; every request waits `latency` seconds there. The same
@@ -13,6 +13,12 @@ separate pass so tracing does not skew the timings), and whether every run produ
 A last run at 0 ms latency measures the CPU cost (client parsing and model building plus the fake's
 own work), so the time spent waiting on the network can be told apart from it.
 Response validation against the spec is off here (it is on in the tests): it is the fake's cost.
+For the same reason the fake encodes each distinct page once and serves the same bytes again
+(`cache_bodies`; `--fresh-bodies` turns that off): requests, latency, faults and bodies are the same,
+but a real workspace does not take its CPU from the client's machine. CPU seconds are printed for the
+extractor's process and the fake's, since on a shared 2-core machine wall times alone mislead.
+Sequential and concurrent runs are the same extractor (only max_concurrent_requests differs), so they
+do exactly the same decoding and model building.
 """
 
 from __future__ import annotations
@@ -34,7 +40,12 @@ TYPES = [("LONG", "bigint"), ("STRING", "string"), ("DECIMAL", "decimal(18,2)"),
 
 def serve(args: argparse.Namespace, pipe: Connection) -> None:
     """Child process: build the workspace, then answer commands until told to stop."""
-    fake = FakeUnityCatalog(tokens={TOKEN}, latency=args.latency, validate_responses=False)
+    fake = FakeUnityCatalog(
+        tokens={TOKEN},
+        latency=args.latency,
+        validate_responses=False,
+        cache_bodies=not args.fresh_bodies,
+    )
     fake.add_catalog("bench")
     for s in range(args.schemas):
         fake.add_schema("bench", f"schema_{s:03d}")
@@ -53,7 +64,7 @@ def serve(args: argparse.Namespace, pipe: Connection) -> None:
                 fake.requests.clear()
                 fake.max_in_flight = 0
                 fake.faults.clear()
-            pipe.send(None)
+            pipe.send(time.process_time())
         elif command == "storm":
             fake.add_fault(Fault(path=".*", status=429, headers={"Retry-After": "0"}, times=None,
                                  probability=args.storm / 2))  # fmt: skip
@@ -64,7 +75,7 @@ def serve(args: argparse.Namespace, pipe: Connection) -> None:
             pipe.send(None)
         elif command == "stats":
             throttled = sum(f.hits for f in fake.faults)
-            pipe.send((len(fake.requests), fake.max_in_flight, throttled))
+            pipe.send((len(fake.requests), fake.max_in_flight, throttled, time.process_time()))
         else:
             fake.stop()
             pipe.send(None)
@@ -76,7 +87,9 @@ def ask(pipe: Connection, command: str) -> Any:
     return pipe.recv()
 
 
-async def extract(url: str, concurrency: int | None) -> tuple[float, Any, DatabricksExtractor]:
+async def extract(
+    url: str, concurrency: int | None
+) -> tuple[float, float, Any, DatabricksExtractor]:
     config: dict[str, Any] = {"workspace_url": url}
     if concurrency is not None:
         config["max_concurrent_requests"] = concurrency
@@ -85,9 +98,9 @@ async def extract(url: str, concurrency: int | None) -> tuple[float, Any, Databr
         {"access_token": TOKEN},
         client_options={"backoff_base_seconds": 0.05, "backoff_cap_seconds": 1.0},
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = await extractor.extract_metadata()
-    return time.perf_counter() - started, result, extractor
+    return time.perf_counter() - started, time.process_time() - cpu, result, extractor
 
 
 def run(coroutine: Any) -> Any:
@@ -113,6 +126,7 @@ def main() -> None:
     parser.add_argument("--columns", type=int, default=20)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--storm", type=float, default=0.3)
+    parser.add_argument("--fresh-bodies", action="store_true", help="fake re-encodes every body")
     args = parser.parse_args()
     default = DatabricksConfig.model_fields["max_concurrent_requests"].default
 
@@ -124,32 +138,41 @@ def main() -> None:
         f"workspace: {args.schemas} schemas x {args.tables} tables x {args.columns} columns "
         f"= {args.schemas * args.tables} tables, {args.latency * 1000:g} ms latency per request"
     )
-    print(f"{'run':<34}{'seconds':>9}{'requests':>10}{'429s':>7}{'max in flight':>15}")
+    print(
+        f"{'run':<34}{'seconds':>9}{'requests':>10}{'429s':>7}{'max in flight':>15}"
+        f"{'cpu ours':>10}{'cpu fake':>10}"
+    )
     rows: dict[str, tuple[float, str]] = {}
     for label, concurrency, storm in [
         ("sequential listing (1 in flight)", 1, False),
         (f"ours (default, {default} in flight)", None, False),
         (f"ours under a {args.storm:.0%} 429 storm", None, True),
     ]:
-        ask(ours, "reset")
+        fake_cpu = ask(ours, "reset")
         if storm:
             ask(ours, "storm")
-        seconds, result, _ = run(extract(url, concurrency))
-        requests, in_flight, throttled = ask(ours, "stats")
+        seconds, cpu, result, _ = run(extract(url, concurrency))
+        requests, in_flight, throttled, fake_cpu_after = ask(ours, "stats")
         assert result.status.value == "success", result.errors[:3]
         rows[label] = (seconds, comparable(result))
-        print(f"{label:<34}{seconds:>9.2f}{requests:>10}{throttled:>7}{in_flight:>15}")
+        print(
+            f"{label:<34}{seconds:>9.2f}{requests:>10}{throttled:>7}{in_flight:>15}"
+            f"{cpu:>10.2f}{fake_cpu_after - fake_cpu:>10.2f}"
+        )
         if in_flight > (concurrency or default):
             print(f"  !! more than {concurrency or default} requests in flight")
 
-    ask(ours, "reset")
     ask(ours, 0.0)
-    baseline, _, _ = run(extract(url, None))
-    print(f"{'same, 0 ms latency (CPU only)':<34}{baseline:>9.2f}")
+    fake_cpu = ask(ours, "reset")
+    baseline, cpu, _, _ = run(extract(url, None))
+    fake_cpu = ask(ours, "stats")[3] - fake_cpu
+    print(
+        f"{'same, 0 ms latency (CPU only)':<34}{baseline:>9.2f}{'':>32}{cpu:>10.2f}{fake_cpu:>10.2f}"
+    )
 
     ask(ours, "reset")
     tracemalloc.start()
-    _, result, _ = run(extract(url, None))
+    _, _, result, _ = run(extract(url, None))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     ask(ours, "stop")

@@ -217,6 +217,10 @@ def column(
     return info
 
 
+class _EncodedJson(bytes):
+    """A JSON body already encoded (served as application/json, unlike raw bytes faults)."""
+
+
 class _Reply(Exception):
     def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         super().__init__(status)
@@ -245,8 +249,16 @@ class FakeUnityCatalog:
         statement_chunk_rows: int = 1000,
         seed: int = 7,
         validate_responses: bool = True,
+        cache_bodies: bool = False,
     ) -> None:
-        """`validate_responses=False` is for benchmarks only, where validation would dominate."""
+        """`validate_responses=False` and `cache_bodies=True` are for benchmarks only.
+
+        Validation would dominate a benchmark's CPU. `cache_bodies` encodes each Unity Catalog read
+        once per distinct request (path, query and the paging knobs) and serves the same bytes
+        again, so the fake does not take CPU from the client it measures; requests, latency, faults
+        and bodies are unchanged. Any `add_*` / `drop_*` clears the cache; a test that edits the
+        workspace dicts directly must leave it off.
+        """
         self.tokens = set(tokens or set())
         self.oauth_clients = dict(oauth_clients or {})
         self.oauth_expires_in = oauth_expires_in
@@ -262,6 +274,9 @@ class FakeUnityCatalog:
         self.statement_polls = statement_polls
         self.statement_chunk_rows = statement_chunk_rows
         self.validate_responses = validate_responses
+        self.cache_bodies = cache_bodies
+        self._bodies: dict[tuple[Any, ...], _EncodedJson] = {}
+        self._version = 0  # bumped by every change to the workspace content
         self.faults: list[Fault] = []
         self.violations: list[str] = []
         self.requests: list[Request] = []
@@ -319,6 +334,7 @@ class FakeUnityCatalog:
     def add_catalog(self, name: str, **fields: Any) -> dict[str, Any]:
         info = {"name": name, "owner": "admins", "created_at": 1_700_000_000_000, **fields}
         with self._lock:
+            self._changed()
             self.catalogs[name] = info
             self.schemas.setdefault(name, {})
             for view, columns in INFORMATION_SCHEMA_VIEWS.items():
@@ -338,6 +354,7 @@ class FakeUnityCatalog:
             **fields,
         }
         with self._lock:
+            self._changed()
             self.schemas[catalog][name] = info
             self.tables.setdefault((catalog, name), {})
         return info
@@ -366,15 +383,23 @@ class FakeUnityCatalog:
         if table_type in {"MANAGED", "EXTERNAL"}:
             info.setdefault("data_source_format", "DELTA")
         with self._lock:
+            self._changed()
             self.tables[(catalog, schema)][name] = info
         return info
 
+    def _changed(self) -> None:
+        """The workspace content changed (caller holds the lock): cached bodies are stale."""
+        self._version += 1
+        self._bodies.clear()
+
     def drop_table(self, catalog: str, schema: str, name: str) -> None:
         with self._lock:
+            self._changed()
             self.tables[(catalog, schema)].pop(name, None)
 
     def drop_schema(self, catalog: str, schema: str) -> None:
         with self._lock:
+            self._changed()
             self.schemas[catalog].pop(schema, None)
             self.tables.pop((catalog, schema), None)
 
@@ -483,7 +508,10 @@ class FakeUnityCatalog:
     def _encode(
         status: int, body: Any, headers: dict[str, str]
     ) -> tuple[int, dict[str, str], bytes]:
-        if isinstance(body, bytes):
+        if isinstance(body, _EncodedJson):
+            payload = body
+            headers = {"Content-Type": "application/json", **headers}
+        elif isinstance(body, bytes):
             payload = body
             headers = {"Content-Type": "text/html", **headers}
         elif body is None:
@@ -554,8 +582,21 @@ class FakeUnityCatalog:
         if template not in self.validator.spec["paths"] or collection not in self.page_sizes:
             raise _Reply(404, error_body("ENDPOINT_NOT_FOUND", f"no API at {path}"))
         self._check_query(template, request.query)
+        key = (
+            collection,
+            name,
+            tuple(sorted(request.query.items())),
+            tuple(self.page_sizes.items()),
+            self.empty_pages,
+            self.last_page_token,
+            self.validate_responses,
+        )
         with self._lock:
+            cached = self._bodies.get(key) if self.cache_bodies else None
+            if cached is not None:
+                return 200, cached
             body = self._read(collection, name, request.query)
+            version = self._version
         try:
             if self.validate_responses:
                 self.validator.check_response(template, "get", body)
@@ -563,7 +604,13 @@ class FakeUnityCatalog:
             with self._lock:
                 self.violations.append(str(violation))
             raise _Reply(500, error_body("FAKE_SPEC_VIOLATION", str(violation))) from None
-        return 200, body
+        if not self.cache_bodies:
+            return 200, body
+        encoded = _EncodedJson(json.dumps(body).encode())
+        with self._lock:
+            if version == self._version:  # not changed while this body was encoded
+                self._bodies[key] = encoded
+        return 200, encoded
 
     def _check_query(self, template: str, query: dict[str, str]) -> None:
         declared = self.validator.query_parameters(template, "get")
