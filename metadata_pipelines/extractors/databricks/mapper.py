@@ -268,19 +268,14 @@ def column_fields(info: ColumnInfo, index: int) -> dict[str, Any]:
     get = info.get
     data_type, lower_name = _type_family(get("type_name"))
     position = get("position")
-    comment = get("comment")
     return {
         "name": info["name"],
         "ordinal": position + 1 if position is not None and position >= 0 else index + 1,
         "native_type": get("type_text") or lower_name or "unknown",
         "data_type": data_type,
         "nullable": get("nullable", True),
-        "comment": comment or None,
-        "properties": {
-            key: info[key]  # type: ignore[literal-required]
-            for key in COLUMN_PROPERTIES
-            if get(key) is not None
-        },
+        "comment": get("comment") or None,
+        "properties": {key: value for key in COLUMN_PROPERTIES if (value := get(key)) is not None},
     }
 
 

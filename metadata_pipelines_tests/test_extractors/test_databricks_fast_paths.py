@@ -1,0 +1,197 @@
+"""The Databricks connector's fast paths behave exactly like the slow ones they replaced.
+
+JSON bodies go through pydantic-core's parser with `json.loads` as the fallback, columns are validated
+as TypedDicts, the cyclic GC is paused while a schema is mapped, and the fake can serve cached bodies
+in benchmarks: each is checked here against what the plain path does.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+
+import pytest
+
+from metadata_pipelines.extractors.databricks.client import decode_json
+from metadata_pipelines.extractors.databricks.gc_pause import gc_paused
+from metadata_pipelines.extractors.databricks.mapper import TableInfo, map_table, parse
+from metadata_pipelines.extractors.errors import SourceResponseError
+from metadata_pipelines.models import DataType, ExtractionStatus
+from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog, Fault, column
+from metadata_pipelines_tests.test_extractors.databricks_support import (
+    TOKEN,
+    extractor,
+    fake_workspace,  # noqa: F401 - the `fake` fixture
+    populate,
+    run,
+)
+
+UC = "/api/2.1/unity-catalog"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": [1, 2.5, "x", null, true], "b": {"c": 123456789012345678901234567890}}',
+        b'\xef\xbb\xbf{"a": 1}',  # UTF-8 BOM: json.loads accepts it, pydantic-core does not
+        '{"a": 1}'.encode("utf-16"),
+        b'{"a": "\\ud800"}',  # a lone surrogate
+        b'{"a": NaN, "b": -Infinity}',
+    ],
+)
+def test_decode_json_accepts_what_json_loads_accepts(body: bytes) -> None:
+    decoded, expected = decode_json(body), json.loads(body)
+    assert json.dumps(decoded) == json.dumps(expected)
+
+
+@pytest.mark.parametrize("body", [b"", b"<html>Sign in</html>", b'{"a": 1} trailing', b"\xff"])
+def test_decode_json_refuses_what_json_loads_refuses(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_json(body)
+
+
+def test_a_page_with_a_byte_order_mark_is_still_read(fake: FakeUnityCatalog) -> None:
+    populate(fake)
+    fake.add_fault(
+        Fault(path=f"{UC}/catalogs", status=200, body=b'\xef\xbb\xbf{"catalogs": []}', times=1)
+    )
+    result = run(extractor(fake).extract_metadata())
+    assert result.status is ExtractionStatus.SUCCESS
+    assert (result.databases, result.errors) == ([], [])
+
+
+def test_gc_paused_restores_the_collector_even_on_error() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner block found it off and left it off
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_gc_paused_leaves_a_collector_someone_else_disabled_off() -> None:
+    gc.disable()
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_an_extraction_leaves_the_collector_as_it_found_it(fake: FakeUnityCatalog) -> None:
+    populate(fake)
+    result = run(extractor(fake).extract_metadata())
+    assert result.status is ExtractionStatus.SUCCESS and len(result.tables) == 5
+    assert gc.isenabled()
+
+
+def test_columns_ignore_unknown_keys_and_keep_the_known_ones() -> None:
+    info = TableInfo.model_validate(
+        {
+            "name": "t",
+            "catalog_name": "c",
+            "schema_name": "s",
+            "columns": [
+                {
+                    "name": "a",
+                    "type_name": "long",  # lower case: normalized like upper case
+                    "type_text": "bigint",
+                    "position": 0,
+                    "mask": {"function_name": "f"},  # hosted-service field, not in the spec
+                    "type_precision": None,
+                },
+            ],
+        }
+    )
+    assert info.columns == [
+        {"name": "a", "type_name": "long", "type_text": "bigint", "position": 0,
+         "type_precision": None}
+    ]  # fmt: skip
+    (mapped,) = map_table(info).columns
+    assert (mapped.name, mapped.ordinal, mapped.native_type) == ("a", 1, "bigint")
+    assert (mapped.data_type, mapped.nullable, mapped.comment) == (DataType.INTEGER, True, None)
+    assert mapped.properties == {"type_name": "long"}
+
+
+def test_a_column_without_type_or_position_falls_back_like_before() -> None:
+    info = TableInfo.model_validate(
+        {"name": "t", "catalog_name": "c", "schema_name": "s",
+         "columns": [{"name": "b", "position": 3}, {"name": "a", "position": -1, "comment": ""}]}
+    )  # fmt: skip
+    first, second = map_table(info).columns
+    assert (first.name, first.ordinal, first.native_type, first.data_type) == (
+        "a", 2, "unknown", DataType.UNKNOWN,
+    )  # fmt: skip
+    assert first.comment is None and first.properties == {}
+    assert (second.name, second.ordinal) == ("b", 4)
+
+
+@pytest.mark.parametrize(
+    ("column_value", "problem"),
+    [
+        ({"name": "a", "nullable": None}, "columns.0.nullable: Input should be a valid boolean"),
+        ({"name": "a", "position": "first"}, "columns.0.position: Input should be a valid integer"),
+        ({"type_name": "LONG"}, "columns.0.name: Field required"),
+        ("a", "columns.0: Input should be a valid dictionary"),
+    ],
+)
+def test_a_wrong_column_shape_is_a_readable_error(column_value, problem: str) -> None:
+    raw = {"name": "t", "catalog_name": "c", "schema_name": "s", "columns": [column_value]}
+    with pytest.raises(SourceResponseError) as caught:
+        parse(TableInfo, raw, "listing tables")
+    assert str(caught.value).startswith("listing tables: unexpected TableInfo shape (")
+    assert problem in str(caught.value)
+
+
+def cached_fake() -> FakeUnityCatalog:
+    fake = FakeUnityCatalog(tokens={TOKEN}, tables_page_size=2, cache_bodies=True)
+    populate(fake)
+    return fake.start()
+
+
+def test_cached_bodies_give_the_same_result_and_requests_as_fresh_ones(
+    fake: FakeUnityCatalog,
+) -> None:
+    populate(fake)
+    fresh = run(extractor(fake).extract_metadata())
+    cached = cached_fake()
+    try:
+        first = run(extractor(cached).extract_metadata())
+        second = run(extractor(cached).extract_metadata())  # served from the cache
+        assert cached.violations == []
+    finally:
+        cached.stop()
+    dump = {"started_at", "finished_at"}
+    assert (
+        fresh.model_dump_json(exclude=dump)
+        == first.model_dump_json(exclude=dump)
+        == second.model_dump_json(exclude=dump)
+    )
+    assert len(cached.requests) == 2 * len(fake.requests)
+    assert cached.paths() == fake.paths() + fake.paths()
+
+
+def test_cached_bodies_follow_changes_and_faults_still_apply() -> None:
+    fake = cached_fake()
+    try:
+        run(extractor(fake).extract_metadata())
+        fake.add_table("main", "hr", "teams", [column("id", "LONG", 0)])
+        fake.drop_table("main", "sales", "customers")
+        fake.add_fault(Fault(path=f"{UC}/tables", status=429, headers={"Retry-After": "0"}))
+        result = run(extractor(fake).extract_metadata())
+    finally:
+        fake.stop()
+    assert result.status is ExtractionStatus.SUCCESS
+    assert [".".join(t.path) for t in result.tables] == [
+        "archive.old.t",
+        "main.hr.people",
+        "main.hr.teams",
+        "main.sales.big_orders",
+        "main.sales.orders",
+    ]
+    assert fake.faults[0].hits == 1
