@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -28,10 +29,16 @@ JsonScalar = str | int | float | bool | None
 Properties = dict[str, Any]
 
 
+@lru_cache(maxsize=4096)
+def _is_secret_key(key: str) -> bool:
+    """Keys repeat across thousands of columns, so the regex runs once per distinct key."""
+    return _SECRET_KEY.search(key) is not None
+
+
 def redact_properties(properties: Properties) -> Properties:
     """Drop the value of any property whose key names a secret (source options sometimes hold keys)."""
     return {
-        key: (REDACTED if _SECRET_KEY.search(key) and value not in (None, "") else value)
+        key: (REDACTED if _is_secret_key(key) and value not in (None, "") else value)
         for key, value in properties.items()
     }
 
@@ -46,6 +53,9 @@ class _WithProperties(_Model):
     @field_validator("properties")
     @classmethod
     def _redact(cls, value: Properties) -> Properties:
+        # pydantic already copied `value`: rebuild it only when a key names a secret.
+        if not any(map(_is_secret_key, value)):
+            return value
         return redact_properties(value)
 
 
