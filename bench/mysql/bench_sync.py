@@ -130,16 +130,26 @@ def heap_peak(run: Callable[[], Any]) -> tuple[float, Any]:
 
 @contextmanager
 def statement_counter(engine: sa.Engine) -> Iterator[dict[str, int]]:
-    """Counts the statements sent through `engine` (one executemany or insertmanyvalues batch = 1)."""
+    """Counts the statements sent through `engine` (one executemany batch = 1; one COPY = 1)."""
+    from metadata_pipelines.catalog import bulk
+
     counts = {"statements": 0}
 
     def before(conn, cursor, statement, parameters, context, executemany) -> None:
         counts["statements"] += 1
 
+    copy = bulk._copy
+
+    def counted_copy(*args: Any, **kwargs: Any) -> None:
+        counts["statements"] += 1  # COPY goes to the driver directly, past SQLAlchemy's events
+        copy(*args, **kwargs)
+
     sa.event.listen(engine, "before_cursor_execute", before)
+    bulk._copy = counted_copy
     try:
         yield counts
     finally:
+        bulk._copy = copy
         sa.event.remove(engine, "before_cursor_execute", before)
 
 
@@ -263,8 +273,75 @@ def main() -> None:
     else:
         persist_benchmark(args)
     max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  process max RSS over the whole benchmark: {max_rss:7.1f} MiB")
+    print(f"  process max RSS over the whole benchmark: {max_rss:7.1f} MiB (many results alive)")
+    if not args.no_persist:
+        single_sync_rss(args)
+
+
+def single_sync_rss(args: argparse.Namespace) -> None:
+    """Max RSS of one first full sync in a fresh process: what a run worker really holds."""
+    import json
+    import subprocess
+
+    child = subprocess.run(  # noqa: S603 (this same script, our own arguments)
+        [sys.executable, __file__, "--single-sync", json.dumps(vars(args))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(child.stdout.strip())
+
+
+def _single_sync(options: str) -> None:
+    import json
+
+    from cryptography.fernet import Fernet
+
+    from metadata_pipelines.catalog.database import CatalogDatabase
+    from metadata_pipelines.catalog.secrets import CredentialCipher
+
+    args = argparse.Namespace(**json.loads(options))
+    admin = sa.create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
+    name = f"mp_bench_mysql_rss_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(args.postgres_url).set(database=name).render_as_string(hide_password=False)
+    catalog = CatalogDatabase(url, cipher=CredentialCipher([Fernet.generate_key().decode()]))
+    try:
+        catalog.upgrade()
+        source = catalog.data_sources.create(
+            tenant_id="bench",
+            name="bench-mysql",
+            connector_type="mysql",
+            config=extractor(args).config.model_dump(),
+            credentials={"username": args.user, "password": args.password},
+        )
+        before = _high_water_mark_mib()
+        result, _ = extract(args)
+        catalog.persistence.persist(source.tenant_id, source.id, result)
+        after = _high_water_mark_mib()
+        print(
+            f"  max RSS of one first full sync in a fresh process: {after:7.1f} MiB "
+            f"({before:.0f} MiB before it started)"
+        )
+    finally:
+        catalog.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _high_water_mark_mib() -> float:
+    """Peak RSS of this process image (VmHWM); ru_maxrss would include the parent's, inherited
+    across fork."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--single-sync":
+        _single_sync(sys.argv[2])
+    else:
+        main()

@@ -20,11 +20,15 @@ _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
+COPY_ROWS = 5_000  # rows per COPY: bounds the text buffer held in memory at once
+
+
 def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2":
-        _copy(connection, table, rows)
+        for start in range(0, len(rows), COPY_ROWS):
+            _copy(connection, table, rows[start : start + COPY_ROWS])
     else:
         connection.execute(table.insert(), rows)
 

@@ -13,7 +13,6 @@ protects). An asset that comes back is restored.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 from collections.abc import Iterable, Iterator
@@ -22,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic_core import to_json
 
 from metadata_pipelines.catalog.bulk import insert_rows
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
@@ -241,20 +241,21 @@ class MetadataPersistenceService:
             old_fields = existing.get(asset_id, {})
             table_is_new = old_asset is None
             for values in item.fields or ():
+                # Hashed only here: an unchanged table's hash already covers its columns.
+                values["content_hash"] = _hash(values)
                 old = old_fields.get(values["name"])
                 if old is None:
-                    inserts.append(
-                        {
-                            **values,
-                            "id": _new_id(),
-                            "tenant_id": tenant_id,
-                            "data_source_id": data_source_id,
-                            "asset_id": asset_id,
-                            "created_at": now,
-                            "updated_at": now,
-                            "deleted_at": None,
-                        }
+                    # Completed in place: a first sync holds tens of thousands of these.
+                    values.update(
+                        id=_new_id(),
+                        tenant_id=tenant_id,
+                        data_source_id=data_source_id,
+                        asset_id=asset_id,
+                        created_at=now,
+                        updated_at=now,
+                        deleted_at=None,
                     )
+                    inserts.append(values)
                     stats.fields.inserted += 1
                     if not table_is_new:
                         stats.changes.add(
@@ -423,13 +424,12 @@ def _asset(
         "owner": owner,
         "details": details if details is not None else dumped,
     }
-    field_hashes = [f["content_hash"] for f in fields] if fields is not None else None
     return _Desired(
         qualified_name=qualified_name(path) + key_suffix,
         path=path,
         parent=qualified_name(parent_path) if parent_path else None,
         row=row,
-        content_hash=_hash([row, field_hashes]),
+        content_hash=_hash([row, fields]),
         fields=fields,
     )
 
@@ -474,24 +474,23 @@ def _routine_asset(routine: RoutineMetadata) -> _Desired:
 
 
 def _field_row(column: ColumnMetadata) -> dict[str, Any]:
-    row = {
+    return {
         "name": column.name,
         "ordinal": column.ordinal,
         "native_type": column.native_type,
-        "data_type": column.data_type.value,
+        "data_type": str(column.data_type),  # StrEnum: str() is its value, without enum lookups
         "nullable": column.nullable,
         "default_value": column.default,
         "is_primary_key": column.is_primary_key,
         "description": column.comment,
         "properties": column.properties,
     }
-    row["content_hash"] = _hash(row)
-    return row
 
 
 def _hash(value: Any) -> str:
-    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(encoded.encode(), digest_size=20).hexdigest()
+    """A digest of the stored content. Rows are built in a fixed key order, so no key sorting is
+    needed; pydantic-core's encoder is several times faster than json.dumps here."""
+    return hashlib.blake2b(to_json(value, fallback=str), digest_size=20).hexdigest()
 
 
 def _new_id() -> str:
