@@ -1,9 +1,9 @@
 """MetadataPersistenceService: writes an ExtractionResult into the catalog, in bulk and atomically.
 
 One transaction per run. Existing rows of the data source are read once and diffed against the
-result by qualified name and content hash, so an unchanged asset costs no write at all; only inserts,
-changed rows and soft deletes are sent, as executemany batches. A table's hash covers its columns, so
-the columns of an unchanged table are never even read.
+result by qualified name and content hash, so an unchanged asset costs no write at all; only inserts
+(COPY on PostgreSQL, see bulk.py), changed rows and soft deletes are sent, in batches. A table's hash
+covers its columns, so the columns of an unchanged table are never even read.
 
 Deletion is scoped: an asset missing from the result is soft-deleted only if no extraction error
 covers it (an error on a database protects everything under it, and the ancestors of what it
