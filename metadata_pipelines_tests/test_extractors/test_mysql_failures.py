@@ -59,7 +59,7 @@ def assert_no_secret(error: BaseException, *secrets: str) -> None:
         ({}, "host", "Field required"),
         ({"host": "db", "port": 0}, "port", "greater than or equal to 1"),
         ({"host": "db", "connection_timeout": 0}, "connection_timeout", "greater than 0"),
-        ({"host": "db", "include_tables": ["(unclosed"]}, "include_tables", "invalid regular"),
+        ({"host": "db", "include_tables": ["(unclosed"]}, "include_tables.0", "invalid regular"),
         ({"host": "db", "ssl_ca": "/ca.pem"}, "(root)", "only apply when ssl_enabled"),
         ({"host": "db", "ssl_verify": False}, "(root)", "only apply when ssl_enabled"),
         (

@@ -540,7 +540,7 @@ def test_test_connection_succeeds_on_a_database(library: Path) -> None:
     [
         ({}, "invalid sqlite config: path: Field required"),
         ({"path": ""}, "invalid sqlite config: path: String should have at least 1 character"),
-        ({"path": "x", "include_tables": ["("]}, "include_tables: Value error, invalid regular"),
+        ({"path": "x", "include_tables": ["("]}, "include_tables.0: Value error, invalid regular"),
         ({"path": "x", "timeout": 0}, "timeout: Input should be greater than 0"),
         ({"path": "x", "password": "hunter2"}, "password: Extra inputs are not permitted"),
     ],

@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
+from metadata_pipelines.extractors.patterns import NamePattern
 
 _WAREHOUSE_PATH = re.compile(r"/?sql/1\.0/(?:warehouses|endpoints)/([A-Za-z0-9_-]+)/?")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
-Patterns = list[str]
+Patterns = list[NamePattern]
 
 
 def _is_loopback(host: str) -> bool:
@@ -129,23 +130,6 @@ class DatabricksConfig(ConnectorConfig):
             return None
         warehouse_id_from_http_path(value)
         return value.strip()
-
-    @field_validator(
-        "include_catalogs",
-        "exclude_catalogs",
-        "include_schemas",
-        "exclude_schemas",
-        "include_tables",
-        "exclude_tables",
-    )
-    @classmethod
-    def _check_patterns(cls, patterns: Patterns) -> Patterns:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
-        return patterns
 
     @cached_property
     def warehouse_id(self) -> str | None:

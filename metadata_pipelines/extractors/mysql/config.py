@@ -12,13 +12,12 @@ import re
 from functools import cached_property
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
+from metadata_pipelines.extractors.patterns import NamePattern
 
 SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
-
-Pattern = Annotated[str, Field(min_length=1)]
 
 
 class MySQLConfig(ConnectorConfig):
@@ -32,24 +31,14 @@ class MySQLConfig(ConnectorConfig):
     ssl_verify: bool = True
     connection_timeout: Annotated[float, Field(gt=0, le=3600)] = 30
     read_timeout: Annotated[float, Field(gt=0, le=86400)] = 300
-    include_databases: list[Pattern] = Field(default_factory=list)
-    exclude_databases: list[Pattern] = Field(default_factory=list)
-    include_tables: list[Pattern] = Field(default_factory=list)
-    exclude_tables: list[Pattern] = Field(default_factory=list)
+    include_databases: list[NamePattern] = Field(default_factory=list)
+    exclude_databases: list[NamePattern] = Field(default_factory=list)
+    include_tables: list[NamePattern] = Field(default_factory=list)
+    exclude_tables: list[NamePattern] = Field(default_factory=list)
     include_views: bool = True
     include_statistics: bool = True
     include_routines: bool = True
     include_system_databases: bool = False
-
-    @field_validator("include_databases", "exclude_databases", "include_tables", "exclude_tables")
-    @classmethod
-    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"invalid regular expression {pattern!r}: {error}") from None
-        return patterns
 
     @model_validator(mode="after")
     def _consistent(self) -> MySQLConfig:
