@@ -153,7 +153,9 @@ def statement_counter(engine: sa.Engine) -> Iterator[dict[str, int]]:
         sa.event.remove(engine, "before_cursor_execute", before)
 
 
-def persist_benchmark(args: argparse.Namespace) -> None:
+@contextmanager
+def bench_catalog(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
+    """A fresh PostgreSQL catalog with the benchmark source registered; dropped afterwards."""
     from cryptography.fernet import Fernet
 
     from metadata_pipelines.catalog.database import CatalogDatabase
@@ -174,6 +176,16 @@ def persist_benchmark(args: argparse.Namespace) -> None:
             config=extractor(args).config.model_dump(),
             credentials={"username": args.user, "password": args.password},
         )
+        yield catalog, source
+    finally:
+        catalog.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def persist_benchmark(args: argparse.Namespace) -> None:
+    with bench_catalog(args) as (catalog, source):
 
         def sync() -> tuple[float, float, Any, dict[str, int]]:
             started = time.perf_counter()
@@ -196,11 +208,6 @@ def persist_benchmark(args: argparse.Namespace) -> None:
         print_sync("unchanged re-sync", *best)
         peak, _ = heap_peak(sync)
         print(f"  peak Python heap, extract + persist (re-sync): {peak:7.1f} MiB")
-    finally:
-        catalog.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def print_sync(
@@ -295,40 +302,16 @@ def single_sync_rss(args: argparse.Namespace) -> None:
 def _single_sync(options: str) -> None:
     import json
 
-    from cryptography.fernet import Fernet
-
-    from metadata_pipelines.catalog.database import CatalogDatabase
-    from metadata_pipelines.catalog.secrets import CredentialCipher
-
     args = argparse.Namespace(**json.loads(options))
-    admin = sa.create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
-    name = f"mp_bench_mysql_rss_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(args.postgres_url).set(database=name).render_as_string(hide_password=False)
-    catalog = CatalogDatabase(url, cipher=CredentialCipher([Fernet.generate_key().decode()]))
-    try:
-        catalog.upgrade()
-        source = catalog.data_sources.create(
-            tenant_id="bench",
-            name="bench-mysql",
-            connector_type="mysql",
-            config=extractor(args).config.model_dump(),
-            credentials={"username": args.user, "password": args.password},
-        )
+    with bench_catalog(args) as (catalog, source):
         before = _high_water_mark_mib()
         result, _ = extract(args)
         catalog.persistence.persist(source.tenant_id, source.id, result)
         after = _high_water_mark_mib()
-        print(
-            f"  max RSS of one first full sync in a fresh process: {after:7.1f} MiB "
-            f"({before:.0f} MiB before it started)"
-        )
-    finally:
-        catalog.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    print(
+        f"  max RSS of one first full sync in a fresh process: {after:7.1f} MiB "
+        f"({before:.0f} MiB before it started)"
+    )
 
 
 def _high_water_mark_mib() -> float:
