@@ -110,3 +110,15 @@ def catalog(catalog_url, cipher):
 @pytest.fixture
 def tenant_id() -> str:
     return f"tenant-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def embedded_home(tmp_path, monkeypatch):
+    """The embedded default in a temporary home: SQLite catalog, key file, Dagster instance."""
+    monkeypatch.setenv("METADATA_PIPELINES_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.delenv("METADATA_PIPELINES_SECRET_KEY", raising=False)
+    monkeypatch.delenv("METADATA_PIPELINES_CATALOG_URL", raising=False)
+    return tmp_path / "home"

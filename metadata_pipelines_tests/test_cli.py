@@ -17,14 +17,8 @@ SECRET = "cli-pa55word-never-shown"
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("METADATA_PIPELINES_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    (tmp_path / "dagster").mkdir()
-    (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.delenv("METADATA_PIPELINES_SECRET_KEY", raising=False)
-    monkeypatch.delenv("METADATA_PIPELINES_CATALOG_URL", raising=False)
-    return tmp_path / "home"
+def home(embedded_home):
+    return embedded_home
 
 
 @pytest.fixture

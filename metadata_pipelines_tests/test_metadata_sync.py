@@ -15,11 +15,7 @@ from metadata_pipelines.sample import create_sample_database
 
 
 @pytest.fixture
-def embedded(tmp_path, monkeypatch):
-    monkeypatch.setenv("METADATA_PIPELINES_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    (tmp_path / "dagster").mkdir()
-    (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+def embedded(embedded_home, tmp_path):
     catalog = CatalogDatabase.from_settings()
     catalog.upgrade()
     source = catalog.data_sources.create(
