@@ -12,29 +12,28 @@ protects). An asset that comes back is restored.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic_core import to_json
 
+from metadata_pipelines.catalog.asset_rows import (
+    DesiredAsset,
+    content_hash,
+    desired_assets,
+    new_id,
+    reseed_ids,
+)
 from metadata_pipelines.catalog.bulk import insert_rows
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.catalog.schema import asset_fields, assets, connector_runs, data_sources
 from metadata_pipelines.models import (
     AssetType,
-    ColumnMetadata,
     ExtractionResult,
     ExtractionStatus,
-    RoutineMetadata,
-    TableMetadata,
     asset_path,
-    qualified_name,
     utcnow,
 )
 
@@ -92,16 +91,6 @@ class PersistenceRefused(ValueError):
     """The result must not be persisted (a failed extraction would wrongly delete everything)."""
 
 
-@dataclass(slots=True)
-class _Desired:
-    qualified_name: str
-    path: tuple[str, ...]
-    parent: str | None
-    row: dict[str, Any]
-    content_hash: str
-    fields: list[dict[str, Any]] | None = None
-
-
 class MetadataPersistenceService:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
@@ -116,8 +105,8 @@ class MetadataPersistenceService:
         if result.status is ExtractionStatus.FAILED:
             raise PersistenceRefused("a failed extraction is never persisted")
         now = utcnow()
-        _ids.seed(os.urandom(32))
-        desired = list(_desired_assets(result))
+        reseed_ids()
+        desired = list(desired_assets(result))
         protected_scopes = result.failed_scopes
         stats = PersistStats()
         with self._engine.begin() as connection:
@@ -143,7 +132,7 @@ class MetadataPersistenceService:
             inserts, updates, field_work = [], [], []
             for item in desired:
                 old = existing.get(item.qualified_name)
-                asset_id = old.id if old else _new_id()
+                asset_id = old.id if old else new_id()
                 ids[item.qualified_name] = asset_id
                 values = {
                     **item.row,
@@ -217,7 +206,7 @@ class MetadataPersistenceService:
         connection: sa.Connection,
         tenant_id: str,
         data_source_id: str,
-        work: list[tuple[str, _Desired, Any]],
+        work: list[tuple[str, DesiredAsset, Any]],
         protected_scopes: list[tuple[str, ...]],
         stats: PersistStats,
         now: datetime,
@@ -242,12 +231,12 @@ class MetadataPersistenceService:
             table_is_new = old_asset is None
             for values in item.fields or ():
                 # Hashed only here: an unchanged table's hash already covers its columns.
-                values["content_hash"] = _hash(values)
+                values["content_hash"] = content_hash(values)
                 old = old_fields.get(values["name"])
                 if old is None:
                     # Completed in place: a first sync holds tens of thousands of these.
                     values.update(
-                        id=_new_id(),
+                        id=new_id(),
                         tenant_id=tenant_id,
                         data_source_id=data_source_id,
                         asset_id=asset_id,
@@ -378,134 +367,6 @@ def _stored_path(row: Any) -> tuple[str, ...]:
     if row.asset_type == AssetType.SCHEMA.value:
         return (row.database_name, row.name)
     return asset_path(row.database_name, row.schema_name, row.name)
-
-
-def _desired_assets(result: ExtractionResult) -> Iterator[_Desired]:
-    for database in result.databases:
-        path = (database.name,)
-        yield _asset(path, None, AssetType.DATABASE, database.name, None, None, database, {})
-    for schema in result.schemas:
-        path = (schema.database, schema.name)
-        yield _asset(
-            path, (schema.database,), AssetType.SCHEMA, schema.name, schema.database, None, schema
-        )
-    for table in result.tables:
-        yield _table_asset(table)
-    for routine in result.routines:
-        yield _routine_asset(routine)
-
-
-def _asset(
-    path: tuple[str, ...],
-    parent_path: tuple[str, ...] | None,
-    asset_type: AssetType,
-    name: str,
-    database_name: str | None,
-    schema_name: str | None,
-    model: Any,
-    details: dict[str, Any] | None = None,
-    *,
-    table_type: str | None = None,
-    native_type: str | None = None,
-    fields: list[dict[str, Any]] | None = None,
-    key_suffix: str = "",
-) -> _Desired:
-    dumped = model.model_dump(mode="json", exclude={"name", "database", "schema_name"})
-    description = dumped.pop("comment", None)
-    owner = dumped.pop("owner", None)
-    row = {
-        "asset_type": asset_type.value,
-        "name": name,
-        "database_name": database_name,
-        "schema_name": schema_name,
-        "table_type": table_type,
-        "native_type": native_type,
-        "description": description,
-        "owner": owner,
-        "details": details if details is not None else dumped,
-    }
-    return _Desired(
-        qualified_name=qualified_name(path) + key_suffix,
-        path=path,
-        parent=qualified_name(parent_path) if parent_path else None,
-        row=row,
-        content_hash=_hash([row, fields]),
-        fields=fields,
-    )
-
-
-def _table_asset(table: TableMetadata) -> _Desired:
-    details = table.model_dump(
-        mode="json",
-        exclude={"name", "database", "schema_name", "columns", "comment", "owner", "table_type"},
-    )
-    details.pop("native_type", None)
-    parent = (
-        (table.database, table.schema_name) if table.schema_name is not None else (table.database,)
-    )
-    return _asset(
-        table.path,
-        parent,
-        table.table_type.asset_type,
-        table.name,
-        table.database,
-        table.schema_name,
-        table,
-        details,
-        table_type=table.table_type.value,
-        native_type=table.native_type,
-        fields=[_field_row(column) for column in table.columns],
-    )
-
-
-def _routine_asset(routine: RoutineMetadata) -> _Desired:
-    path = asset_path(routine.database, routine.schema_name, routine.name)
-    return _asset(
-        path,
-        path[:-1],
-        AssetType.ROUTINE,
-        routine.name,
-        routine.database,
-        routine.schema_name,
-        routine,
-        native_type=routine.routine_type.value,
-        key_suffix=f"#{routine.routine_type.value}",
-    )
-
-
-def _field_row(column: ColumnMetadata) -> dict[str, Any]:
-    return {
-        "name": column.name,
-        "ordinal": column.ordinal,
-        "native_type": column.native_type,
-        "data_type": str(column.data_type),  # StrEnum: str() is its value, without enum lookups
-        "nullable": column.nullable,
-        "default_value": column.default,
-        "is_primary_key": column.is_primary_key,
-        "description": column.comment,
-        "properties": column.properties,
-    }
-
-
-def _hash(value: Any) -> str:
-    """A digest of the stored content. Rows are built in a fixed key order, so no key sorting is
-    needed; pydantic-core's encoder is several times faster than json.dumps here."""
-    return hashlib.blake2b(to_json(value, fallback=str), digest_size=20).hexdigest()
-
-
-def _new_id() -> str:
-    """A random version-4 UUID string: ids are not secrets, and uuid.uuid4() (a system call and
-    an object per id) took a tenth of a large first persist."""
-    bits = _random_bits(128) & _UUID_CLEAR | _UUID_SET
-    x = f"{bits:032x}"
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-
-
-_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
-_UUID_SET = (0x4 << 76) | (0x2 << 62)
-# Reseeded from the OS at every persist, so forked workers never share a sequence.
-_ids = random.Random()  # noqa: S311 (ids are unique keys, not secrets)
-_random_bits = _ids.getrandbits
 
 
 def _chunks(items: list[str], size: int = CHUNK) -> Iterable[list[str]]:

@@ -1,0 +1,167 @@
+"""What the catalog should hold for an ExtractionResult: rows per asset and column, with hashes.
+
+Kept apart from the diffing and writing in persistence.py: this module only maps models to rows.
+A table's hash covers its columns, so an unchanged table is recognised without reading them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_core import to_json
+
+from metadata_pipelines.models import (
+    AssetType,
+    ColumnMetadata,
+    ExtractionResult,
+    RoutineMetadata,
+    TableMetadata,
+    asset_path,
+    qualified_name,
+)
+
+
+@dataclass(slots=True)
+class DesiredAsset:
+    qualified_name: str
+    path: tuple[str, ...]
+    parent: str | None
+    row: dict[str, Any]
+    content_hash: str
+    fields: list[dict[str, Any]] | None = None
+
+
+def desired_assets(result: ExtractionResult) -> Iterator[DesiredAsset]:
+    for database in result.databases:
+        path = (database.name,)
+        yield _asset(path, None, AssetType.DATABASE, database.name, None, None, database, {})
+    for schema in result.schemas:
+        path = (schema.database, schema.name)
+        yield _asset(
+            path, (schema.database,), AssetType.SCHEMA, schema.name, schema.database, None, schema
+        )
+    for table in result.tables:
+        yield _table_asset(table)
+    for routine in result.routines:
+        yield _routine_asset(routine)
+
+
+def _asset(
+    path: tuple[str, ...],
+    parent_path: tuple[str, ...] | None,
+    asset_type: AssetType,
+    name: str,
+    database_name: str | None,
+    schema_name: str | None,
+    model: Any,
+    details: dict[str, Any] | None = None,
+    *,
+    table_type: str | None = None,
+    native_type: str | None = None,
+    fields: list[dict[str, Any]] | None = None,
+    key_suffix: str = "",
+) -> DesiredAsset:
+    dumped = model.model_dump(mode="json", exclude={"name", "database", "schema_name"})
+    description = dumped.pop("comment", None)
+    owner = dumped.pop("owner", None)
+    row = {
+        "asset_type": asset_type.value,
+        "name": name,
+        "database_name": database_name,
+        "schema_name": schema_name,
+        "table_type": table_type,
+        "native_type": native_type,
+        "description": description,
+        "owner": owner,
+        "details": details if details is not None else dumped,
+    }
+    return DesiredAsset(
+        qualified_name=qualified_name(path) + key_suffix,
+        path=path,
+        parent=qualified_name(parent_path) if parent_path else None,
+        row=row,
+        content_hash=content_hash([row, fields]),
+        fields=fields,
+    )
+
+
+def _table_asset(table: TableMetadata) -> DesiredAsset:
+    details = table.model_dump(
+        mode="json",
+        exclude={"name", "database", "schema_name", "columns", "comment", "owner", "table_type"},
+    )
+    details.pop("native_type", None)
+    parent = (
+        (table.database, table.schema_name) if table.schema_name is not None else (table.database,)
+    )
+    return _asset(
+        table.path,
+        parent,
+        table.table_type.asset_type,
+        table.name,
+        table.database,
+        table.schema_name,
+        table,
+        details,
+        table_type=table.table_type.value,
+        native_type=table.native_type,
+        fields=[_field_row(column) for column in table.columns],
+    )
+
+
+def _routine_asset(routine: RoutineMetadata) -> DesiredAsset:
+    path = asset_path(routine.database, routine.schema_name, routine.name)
+    return _asset(
+        path,
+        path[:-1],
+        AssetType.ROUTINE,
+        routine.name,
+        routine.database,
+        routine.schema_name,
+        routine,
+        native_type=routine.routine_type.value,
+        key_suffix=f"#{routine.routine_type.value}",
+    )
+
+
+def _field_row(column: ColumnMetadata) -> dict[str, Any]:
+    return {
+        "name": column.name,
+        "ordinal": column.ordinal,
+        "native_type": column.native_type,
+        "data_type": str(column.data_type),  # StrEnum: str() is its value, without enum lookups
+        "nullable": column.nullable,
+        "default_value": column.default,
+        "is_primary_key": column.is_primary_key,
+        "description": column.comment,
+        "properties": column.properties,
+    }
+
+
+def content_hash(value: Any) -> str:
+    """A digest of the stored content. Rows are built in a fixed key order, so no key sorting is
+    needed; pydantic-core's encoder is several times faster than json.dumps here."""
+    return hashlib.blake2b(to_json(value, fallback=str), digest_size=20).hexdigest()
+
+
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID_SET = (0x4 << 76) | (0x2 << 62)
+_ids = random.Random()  # noqa: S311 (ids are unique keys, not secrets)
+
+
+def new_id() -> str:
+    """A random version-4 UUID string: ids are not secrets, and uuid.uuid4() (a system call and
+    an object per id) took a tenth of a large first persist."""
+    bits = _ids.getrandbits(128) & _UUID_CLEAR | _UUID_SET
+    x = f"{bits:032x}"
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+def reseed_ids() -> None:
+    """Call once per persist, so forked workers never share an id sequence."""
+    _ids.seed(os.urandom(32))
