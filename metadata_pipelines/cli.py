@@ -153,16 +153,15 @@ def sources_add(
         )
     except (ConfigurationError, DuplicateDataSource, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    _register_partition(source.id)
+    # No partition here: data_source_sensor adds it together with the first sync.
     click.echo(f"registered {source.connector_type} source {source.name!r} with id {source.id}")
 
 
-def _register_partition(data_source_id: str, remove: bool = False) -> None:
+def _remove_partition(data_source_id: str) -> None:
     from metadata_pipelines.orchestration.instance import get_instance
-    from metadata_pipelines.orchestration.partitions import ensure_partition, remove_partition
+    from metadata_pipelines.orchestration.partitions import remove_partition
 
-    instance = get_instance()
-    (remove_partition if remove else ensure_partition)(instance, data_source_id)
+    remove_partition(get_instance(), data_source_id)
 
 
 @sources.command("list")
@@ -208,7 +207,7 @@ def sources_remove(source: str, tenant: str) -> None:
         catalog.data_sources.remove(found.id, tenant)
     except DataSourceNotFound as error:
         raise click.ClickException(str(error)) from None
-    _register_partition(found.id, remove=True)
+    _remove_partition(found.id)
     click.echo(f"removed {found.name!r} ({found.id})")
 
 
@@ -322,7 +321,6 @@ def demo() -> None:
             connector_type="sqlite",
             config={"path": str(sample_path)},
         )
-    _register_partition(source.id)
     run = _run_sync(source)
     click.echo("")
     _print_catalog(catalog, source)

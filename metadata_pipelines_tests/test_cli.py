@@ -66,6 +66,8 @@ def test_sources_lifecycle(cli, home, sample):
     )
     source_id = added.split()[-1]
     assert "registered sqlite source 'shop'" in added
+    # The daemon's data_source_sensor adds the partition together with the first sync.
+    assert not _has_partition(source_id)
 
     listing = cli("sources", "list")
     assert source_id in listing and "shop" in listing
@@ -80,6 +82,7 @@ def test_sources_lifecycle(cli, home, sample):
 
     synced = cli("sync", "shop")
     assert ": SUCCEEDED" in synced and "7 table, 2 view" in synced
+    assert _has_partition(source_id)
     history = cli("runs", "shop")
     assert "succeeded" in history and "trigger=manual" in history
 
@@ -95,6 +98,14 @@ def test_sources_lifecycle(cli, home, sample):
 
     cli("sources", "remove", "shop", "--yes")
     assert "no data sources" in cli("sources", "list")
+    assert not _has_partition(source_id)
+
+
+def _has_partition(source_id: str) -> bool:
+    from metadata_pipelines.orchestration.instance import get_instance
+    from metadata_pipelines.orchestration.partitions import DATA_SOURCES_PARTITION
+
+    return get_instance().has_dynamic_partition(DATA_SOURCES_PARTITION, source_id)
 
 
 @pytest.mark.parametrize("how", ["file", "stdin", "env"])
