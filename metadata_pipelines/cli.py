@@ -229,12 +229,15 @@ def sync(source: str, tenant: str) -> None:
 
 def _run_sync(source: DataSource) -> ConnectorRun:
     from metadata_pipelines.orchestration.instance import get_instance
-    from metadata_pipelines.orchestration.runner import execute_sync
+    from metadata_pipelines.orchestration.runner import SyncAlreadyRunning, execute_sync
 
     click.echo(f"syncing {source.connector_type} source {source.name!r} ({source.id}) ...")
-    outcome = execute_sync(
-        source.id, source.tenant_id, instance=get_instance(), trigger="manual", log_level="INFO"
-    )
+    try:
+        outcome = execute_sync(
+            source.id, source.tenant_id, instance=get_instance(), trigger="manual", log_level="INFO"
+        )
+    except SyncAlreadyRunning as error:
+        raise click.ClickException(str(error)) from None
     if outcome.connector_run is None:
         raise click.ClickException(
             f"Dagster run {outcome.dagster_run_id} failed before it recorded a connector run"

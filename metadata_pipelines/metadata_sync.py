@@ -20,7 +20,8 @@ async def run_metadata_sync(
 
     `run_id` is the id of a pending connector run (as created by a run request) that this sync
     adopts; without it a new connector run is recorded. A tenant that does not own the data source
-    gets `DataSourceNotFound` and nothing runs. The job runs in a worker thread, so the caller's
+    gets `DataSourceNotFound`, and a source with a queued or running sync `SyncAlreadyRunning`; in
+    both cases nothing runs. The job runs in a worker thread, so the caller's
     event loop stays free.
     """
     outcome = await asyncio.to_thread(

@@ -14,6 +14,17 @@ from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.partitions import ensure_partition
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
 
+ACTIVE_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+class SyncAlreadyRunning(RuntimeError):
+    """The source has a queued or running sync; two at once would race on its assets."""
+
 
 @dataclass(frozen=True)
 class SyncOutcome:
@@ -36,11 +47,29 @@ def execute_sync(
     resources: Mapping[str, Any] | None = None,
     log_level: str = "DEBUG",
 ) -> SyncOutcome:
-    """Sync one source now; raises DataSourceNotFound (and runs nothing) if the tenant lacks it."""
+    """Sync one source now, in this process.
+
+    Runs nothing, raising DataSourceNotFound, if the tenant lacks the source, or SyncAlreadyRunning
+    if a run of its partition is queued or running: in-process runs skip the run queue, so they
+    check its one-run-per-source rule themselves.
+    """
     resources = {**default_resources(), **(resources or {})}
     catalog_resource: CatalogResource = resources["catalog"]
     catalog = catalog_resource.get_catalog()
     source = catalog.data_sources.get(data_source_id, tenant_id)
+    active = instance.get_runs(
+        filters=dg.RunsFilter(
+            job_name=metadata_sync_job.name,
+            tags={"dagster/partition": source.id},
+            statuses=ACTIVE_STATUSES,
+        ),
+        limit=1,
+    )
+    if active:
+        raise SyncAlreadyRunning(
+            f"data source {source.name!r} already has a sync {active[0].status.value.lower()} "
+            f"(Dagster run {active[0].run_id}); try again when it has finished"
+        )
     ensure_partition(instance, source.id)
     tags = {**run_tags.source_tags(source), run_tags.TRIGGER: trigger}
     if connector_run_id:

@@ -239,3 +239,26 @@ def test_credentials_never_reach_dagster_storage_or_logs(
     with job_catalog.engine.connect() as connection:
         stored = connection.execute(sa.text("SELECT credentials_encrypted FROM data_sources"))
         assert all(SECRET not in row[0] for row in stored)
+
+
+def test_in_process_sync_refuses_while_the_source_has_an_active_run(
+    job_catalog, dagster_instance, job_resources, tenant_id, tmp_path, source_file
+):
+    from metadata_pipelines.orchestration.runner import SyncAlreadyRunning
+
+    source = _register(job_catalog, tenant_id, tmp_path, source_file)
+    ensure_partition(dagster_instance, source.id)
+    active = dagster_instance.create_run_for_job(
+        metadata_sync_job,
+        tags={"dagster/partition": source.id},
+        status=dg.DagsterRunStatus.NOT_STARTED,
+    )
+
+    with pytest.raises(SyncAlreadyRunning, match=active.run_id):
+        _sync(source, dagster_instance, job_resources)
+    assert job_catalog.connector_runs.list(data_source_id=source.id) == []
+
+    dagster_instance.report_run_canceled(active)
+    assert (
+        _sync(source, dagster_instance, job_resources).connector_run.status is RunStatus.SUCCEEDED
+    )
