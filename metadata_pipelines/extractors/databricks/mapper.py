@@ -38,7 +38,9 @@ class _Api(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
-class CatalogInfo(_Api):
+class _Securable(_Api):
+    """Fields every Unity Catalog securable (catalog, schema, table) shares."""
+
     name: str
     comment: str | None = None
     owner: str | None = None
@@ -47,32 +49,26 @@ class CatalogInfo(_Api):
     created_by: str | None = None
     updated_at: int | None = None
     updated_by: str | None = None
+    browse_only: bool | None = None
+
+
+class CatalogInfo(_Securable):
     id: str | None = None
     storage_root: str | None = None
     storage_location: str | None = None
     catalog_type: str | None = None
-    browse_only: bool | None = None
     isolation_mode: str | None = None
     connection_name: str | None = None
     provider_name: str | None = None
     share_name: str | None = None
 
 
-class SchemaInfo(_Api):
-    name: str
+class SchemaInfo(_Securable):
     catalog_name: str
-    comment: str | None = None
-    owner: str | None = None
-    properties: dict[str, Any] | None = None
     full_name: str | None = None
-    created_at: int | None = None
-    created_by: str | None = None
-    updated_at: int | None = None
-    updated_by: str | None = None
     schema_id: str | None = None
     storage_root: str | None = None
     storage_location: str | None = None
-    browse_only: bool | None = None
 
 
 class ColumnInfo(TypedDict, total=False):
@@ -94,26 +90,17 @@ class ColumnInfo(TypedDict, total=False):
     partition_index: int | None
 
 
-class TableInfo(_Api):
-    name: str
+class TableInfo(_Securable):
     catalog_name: str
     schema_name: str
     table_type: str | None = None
     data_source_format: str | None = None
     columns: list[ColumnInfo] = Field(default_factory=list)
     storage_location: str | None = None
-    comment: str | None = None
-    owner: str | None = None
-    properties: dict[str, Any] | None = None
-    created_at: int | None = None
-    created_by: str | None = None
-    updated_at: int | None = None
-    updated_by: str | None = None
     table_id: str | None = None
     view_definition: str | None = None
     view_dependencies: dict[str, Any] | None = None
     full_name: str | None = None
-    browse_only: bool | None = None
     pipeline_id: str | None = None
     deleted_at: int | None = None
 
