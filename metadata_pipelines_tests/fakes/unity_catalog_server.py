@@ -296,15 +296,14 @@ class FakeUnityCatalog:
         self._rng = random.Random(seed)
         self._ids = itertools.count(1)
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> FakeUnityCatalog:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -822,8 +821,18 @@ def _token(offset: int, emptied: bool) -> str:
     return base64.urlsafe_b64encode(f"{offset}{'e' if emptied else ''}".encode()).decode()
 
 
+class _Server(ThreadingHTTPServer):
+    """A listen backlog like a real front end's: socketserver's default of 5 drops the SYNs of a
+    client that opens more connections at once, and each dropped SYN costs that client a 1 s
+    retransmission, a stall no real workspace imposes."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as real front ends: no delayed-ACK stall on a last segment
     fake: FakeUnityCatalog
 
     def log_message(self, format: str, *args: Any) -> None:
