@@ -35,6 +35,21 @@ def _is_secret_key(key: str) -> bool:
     return _SECRET_KEY.search(key) is not None
 
 
+_SAFE_KEYS: set[str] = set()  # keys already checked and found to name no secret (bounded)
+
+
+def _names_a_secret(keys: dict[str, Any]) -> bool:
+    """Whether any key names a secret; the common case (every key seen before and safe) is one
+    set comparison, as the same few keys repeat on every column of a large source."""
+    if _SAFE_KEYS.issuperset(keys):
+        return False
+    if any(map(_is_secret_key, keys)):
+        return True
+    if len(_SAFE_KEYS) < 4096:
+        _SAFE_KEYS.update(keys)
+    return False
+
+
 def redact_properties(properties: Properties) -> Properties:
     """Drop the value of any property whose key names a secret (source options sometimes hold keys)."""
     return {
@@ -54,9 +69,7 @@ class _WithProperties(_Model):
     @classmethod
     def _redact(cls, value: Properties) -> Properties:
         # pydantic already copied `value`: rebuild it only when a key names a secret.
-        if not any(map(_is_secret_key, value)):
-            return value
-        return redact_properties(value)
+        return redact_properties(value) if _names_a_secret(value) else value
 
 
 class AssetType(StrEnum):

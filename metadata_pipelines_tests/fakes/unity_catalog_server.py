@@ -23,6 +23,7 @@ import random
 import re
 import secrets
 import sqlite3
+import ssl
 import threading
 import time
 from collections import Counter
@@ -297,13 +298,18 @@ class FakeUnityCatalog:
         self._ids = itertools.count(1)
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._server: _Server | None = None
+        self._scheme = "http"
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FakeUnityCatalog:
+    def start(self, tls: ssl.SSLContext | None = None) -> FakeUnityCatalog:
+        """Serve on a loopback port; over HTTPS with `tls` (a server-side context)."""
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = _Server(("127.0.0.1", 0), handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._scheme = "https" if tls is not None else "http"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -326,7 +332,7 @@ class FakeUnityCatalog:
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     # -- workspace content ----------------------------------------------------------------------
 
@@ -854,12 +860,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status, headers, payload = answer
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up on this answer (a timeout, a cancel)
 
     do_GET = _serve
     do_POST = _serve

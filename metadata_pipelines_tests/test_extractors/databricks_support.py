@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
 
 from metadata_pipelines.extractors.databricks import DatabricksExtractor
-from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog, column
+from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog, Request, column
 
 TOKEN = "dapi-SECRET-0123456789abcdef"
 CLIENT_ID = "sp-client-id-1"
@@ -84,3 +84,14 @@ def extractor(
         client_options={**FAST, **options},
         statement_options={"poll_min_seconds": 0.01, "poll_max_seconds": 0.02},
     )
+
+
+def in_schema(schema: str, later_page: bool | None = None) -> Callable[[Request], bool]:
+    """A fault condition: a tables request for `schema` (its first page, later ones, or any)."""
+
+    def match(request: Request) -> bool:
+        if request.query.get("schema_name") != schema:
+            return False
+        return later_page is None or ("page_token" in request.query) == later_page
+
+    return match

@@ -1,20 +1,30 @@
 """The Databricks connector's fast paths behave exactly like the slow ones they replaced.
 
-JSON bodies go through pydantic-core's parser with `json.loads` as the fallback, columns are validated
-as TypedDicts, the cyclic GC is paused while a schema is mapped, and the fake can serve cached bodies
-in benchmarks: each is checked here against what the plain path does.
+JSON bodies go through pydantic-core's parser with `json.loads` as the fallback, a page of tables is
+validated straight from its bytes, columns are validated as TypedDicts, the cyclic GC is kept off
+what an extraction builds, the next page is requested while the current one is mapped, and the fake
+can serve cached bodies in benchmarks: each is checked here against what the plain path does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
+import weakref
+from contextlib import aclosing
 
 import pytest
 
-from metadata_pipelines.extractors.databricks.client import decode_json
-from metadata_pipelines.extractors.databricks.gc_pause import gc_paused
-from metadata_pipelines.extractors.databricks.mapper import TableInfo, map_table, parse
+from metadata_pipelines.extractors.databricks.client import UnityCatalogClient, decode_json
+from metadata_pipelines.extractors.databricks.config import DatabricksCredentials
+from metadata_pipelines.extractors.databricks.gc_shield import GcShield
+from metadata_pipelines.extractors.databricks.mapper import (
+    TableInfo,
+    map_table,
+    parse,
+    read_tables_page,
+)
 from metadata_pipelines.extractors.errors import SourceResponseError
 from metadata_pipelines.models import DataType, ExtractionStatus
 from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog, Fault, column
@@ -22,11 +32,13 @@ from metadata_pipelines_tests.test_extractors.databricks_support import (
     TOKEN,
     extractor,
     fake_workspace,  # noqa: F401 - the `fake` fixture
+    in_schema,
     populate,
     run,
 )
 
 UC = "/api/2.1/unity-catalog"
+TABLES = f"{UC}/tables"
 
 
 @pytest.mark.parametrize(
@@ -60,34 +72,154 @@ def test_a_page_with_a_byte_order_mark_is_still_read(fake: FakeUnityCatalog) -> 
     assert (result.databases, result.errors) == ([], [])
 
 
-def test_gc_paused_restores_the_collector_even_on_error() -> None:
+def test_building_pauses_the_collector_and_restores_it_even_on_error() -> None:
     assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-        with gc_paused():
+    with GcShield() as shield:
+        with shield.building():
             assert not gc.isenabled()
-        assert not gc.isenabled()  # the inner block found it off and left it off
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), gc_paused():
-        raise RuntimeError("boom")
-    assert gc.isenabled()
+            with shield.building():
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # the inner block found it off and left it off
+        assert gc.isenabled()
+        with pytest.raises(RuntimeError), shield.building():
+            raise RuntimeError("boom")
+        assert gc.isenabled()
 
 
-def test_gc_paused_leaves_a_collector_someone_else_disabled_off() -> None:
+def test_a_collector_someone_else_disabled_stays_off() -> None:
     gc.disable()
     try:
-        with gc_paused():
+        with GcShield() as shield, shield.building():
             assert not gc.isenabled()
-        assert not gc.isenabled()
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         gc.enable()
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def test_what_a_batch_keeps_is_frozen_until_the_shield_closes_and_nothing_leaks() -> None:
+    assert gc.get_freeze_count() == 0
+    with GcShield() as shield:
+        with shield.building():
+            kept, freed, cycle = Node(), Node(), Node()
+            cycle.other = Node()
+            cycle.other.other = cycle  # garbage only a collection can free
+        assert gc.get_freeze_count() > 0  # out of every collection's way
+        watch = weakref.ref(freed), weakref.ref(cycle)
+        del freed, cycle
+        assert watch[0]() is None  # reference counting still frees frozen objects
+        gc.collect()
+        assert watch[1]() is not None  # a frozen cycle waits...
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert watch[1]() is None  # ...and is collected once the shield closes
+    assert isinstance(kept, Node)
+
+
+def test_objects_someone_else_froze_stay_frozen() -> None:
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    try:
+        with GcShield() as shield:
+            assert not shield.freezes
+            with shield.building():
+                Node()
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_an_extraction_leaves_the_collector_as_it_found_it(fake: FakeUnityCatalog) -> None:
     populate(fake)
     result = run(extractor(fake).extract_metadata())
     assert result.status is ExtractionStatus.SUCCESS and len(result.tables) == 5
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+# -- a page of tables read straight from its bytes -----------------------------------------------
+
+
+def test_a_page_read_in_one_pass_equals_one_parsed_table_by_table() -> None:
+    tables = [
+        {"name": "t", "catalog_name": "c", "schema_name": "s", "table_type": "MANAGED",
+         "created_at": 1_700_000_000_000, "properties": {"k": "v"}, "unknown": [1, 2],
+         "columns": [{"name": "a", "type_name": "LONG", "position": 0, "partition_index": 0}]},
+        {"name": "v", "catalog_name": "c", "schema_name": "s", "table_type": "VIEW",
+         "view_definition": "SELECT 1", "view_dependencies": {"dependencies": []}},
+    ]  # fmt: skip
+    page = read_tables_page(json.dumps({"tables": tables, "next_page_token": "x"}).encode())
+    assert page["next_page_token"] == "x"
+    assert page["tables"] == [parse(TableInfo, raw, "listing") for raw in tables]
+    assert [map_table(t) for t in page["tables"]] == [
+        map_table(parse(TableInfo, raw, "listing")) for raw in tables
+    ]
+
+
+# -- pagination overlaps the caller's work with the next request --------------------------------
+
+
+async def first_page_then_pause(fake: FakeUnityCatalog) -> tuple[int, int]:
+    async with UnityCatalogClient(fake.url, DatabricksCredentials(access_token=TOKEN)) as client:
+        pages = client.paginate(
+            f"{UC}/tables", {"catalog_name": "main", "schema_name": "sales"}, "tables", what="x"
+        )
+        async with aclosing(pages):
+            await anext(pages)
+            sent_before = len(fake.requests)
+            for _ in range(100):  # the caller is busy; the next page is already on its way
+                await asyncio.sleep(0.01)
+                if len(fake.requests) > sent_before:
+                    break
+            return sent_before, len(fake.requests)
+
+
+def test_the_next_page_is_requested_while_the_caller_works_on_this_one(
+    fake: FakeUnityCatalog,
+) -> None:
+    populate(fake)  # main.sales has 3 tables: 2 pages of 2
+    assert run(first_page_then_pause(fake)) == (1, 2)
+
+
+async def abandon_after_first_page(fake: FakeUnityCatalog) -> set[asyncio.Task[object]]:
+    async with UnityCatalogClient(fake.url, DatabricksCredentials(access_token=TOKEN)) as client:
+        pages = client.paginate(
+            f"{UC}/tables", {"catalog_name": "main", "schema_name": "sales"}, "tables", what="x"
+        )
+        async with aclosing(pages):
+            await anext(pages)
+        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+
+def test_an_abandoned_listing_leaves_no_request_behind(fake: FakeUnityCatalog) -> None:
+    populate(fake)
+    fake.add_fault(Fault(path=TABLES, status=404, when=lambda r: "page_token" in r.query))
+    assert run(abandon_after_first_page(fake)) == set()
+
+
+def test_a_restarted_listing_reports_a_malformed_table_once(fake: FakeUnityCatalog) -> None:
+    populate(fake)
+    table = {"catalog_name": "main", "schema_name": "hr", "table_type": "MANAGED"}
+    first_page = {"tables": [{**table, "name": "bad", "columns": "id int"}, {**table, "name": "ok"}],
+                  "next_page_token": "next"}  # fmt: skip
+    gone = {"error_code": "TABLE_DOES_NOT_EXIST", "message": "gone"}
+    for fault in [
+        Fault(path=TABLES, status=200, body=first_page, times=None, when=in_schema("hr", False)),
+        Fault(path=TABLES, status=404, body=gone, when=in_schema("hr", True)),
+        Fault(path=TABLES, status=200, body={"tables": [{**table, "name": "zz"}]}, times=None,
+              when=in_schema("hr", True)),
+    ]:  # fmt: skip
+        fake.add_fault(fault)
+    result = run(extractor(fake).extract_metadata())
+    assert [(e.scope, e.code) for e in result.errors] == [
+        (("main", "hr"), "listing_restarted"),
+        (("main", "hr", "bad"), "malformed_response"),
+    ]
+    assert {"main.hr.ok", "main.hr.zz"} <= {".".join(t.path) for t in result.tables}
 
 
 def test_columns_ignore_unknown_keys_and_keep_the_known_ones() -> None:

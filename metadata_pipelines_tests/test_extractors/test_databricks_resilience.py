@@ -25,6 +25,7 @@ from metadata_pipelines_tests.test_extractors.databricks_support import (
     TOKEN,
     extractor,
     fake_workspace,  # noqa: F401 - the `fake` fixture
+    in_schema,
     populate,
     run,
 )
@@ -42,15 +43,6 @@ ALL_TABLES = [
 
 def names(result) -> list[str]:
     return [".".join(t.path) for t in result.tables]
-
-
-def in_schema(schema: str, later_page: bool | None = None):
-    def match(request) -> bool:
-        if request.query.get("schema_name") != schema:
-            return False
-        return later_page is None or ("page_token" in request.query) == later_page
-
-    return match
 
 
 @pytest.fixture(autouse=True)

@@ -33,6 +33,7 @@ import pydantic_core
 
 from metadata_pipelines.extractors.databricks.config import DatabricksCredentials
 from metadata_pipelines.extractors.databricks.oauth import OAuthM2MToken, StaticToken, TokenSource
+from metadata_pipelines.extractors.databricks.transport import AiohttpTransport
 from metadata_pipelines.extractors.errors import (
     AuthenticationError,
     ExtractorError,
@@ -137,7 +138,7 @@ class UnityCatalogClient:
                 max_connections=max_concurrent_requests,
                 max_keepalive_connections=max_concurrent_requests,
             ),
-            transport=transport,
+            transport=transport or AiohttpTransport(max_connections=max_concurrent_requests),
             follow_redirects=False,
         )
         self._credential_secrets = credentials.secret_values()
@@ -185,46 +186,70 @@ class UnityCatalogClient:
         return scrub(text, self.secrets())
 
     async def get_json(
-        self, path: str, params: Mapping[str, Any] | None = None, *, what: str
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        what: str,
+        read: Callable[[bytes], Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
+        """The response's JSON object. `read` is a faster, stricter reader for the expected shape
+        (a pydantic `validate_json`); whatever it refuses goes through plain decoding instead."""
         response = await self._send("GET", path, what=what, params=_query(params))
-        return self._json_object(response, what)
+        return self._json_object(response, what, read)
 
     async def post_json(self, path: str, body: Mapping[str, Any], *, what: str) -> dict[str, Any]:
         response = await self._send("POST", path, what=what, json=dict(body))
         return self._json_object(response, what)
 
     async def paginate(
-        self, path: str, params: Mapping[str, Any], items_key: str, *, what: str
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        items_key: str,
+        *,
+        what: str,
+        read: Callable[[bytes], Mapping[str, Any]] | None = None,
     ) -> AsyncIterator[list[Any]]:
         """Yield each page's items, following `next_page_token` until it is absent or empty.
 
         `max_results=0` lets the server pick its page size; an empty page may still carry a token.
-        A token the server already gave is a loop, reported rather than followed forever.
+        A token the server already gave is a loop, reported rather than followed forever. The next
+        page is requested before a page is yielded, so what the caller does with one page overlaps
+        the wait for the next.
         """
-        token: str | None = None
         seen: set[str] = set()
-        while True:
+
+        def request(token: str | None) -> asyncio.Task[dict[str, Any]]:
             query = {**params, "max_results": 0}
             if token:
                 query["page_token"] = token
-            page = await self.get_json(path, query, what=what)
-            items = page.get(items_key)
-            if items is None:
-                items = []
-            if not isinstance(items, list):
-                raise SourceResponseError(
-                    f"{what}: expected a list in {items_key!r}, got {type(items).__name__}"
-                )
-            yield items
-            token = page.get("next_page_token")
-            if token is None or token == "":
-                return
-            if not isinstance(token, str):
-                raise SourceResponseError(f"{what}: next_page_token is not a string")
-            if token in seen:
-                raise SourceResponseError(f"{what}: the server repeated a page token")
-            seen.add(token)
+            return asyncio.ensure_future(self.get_json(path, query, what=what, read=read))
+
+        upcoming: asyncio.Task[dict[str, Any]] | None = request(None)
+        try:
+            while upcoming is not None:
+                page = await upcoming
+                upcoming = None
+                items = page.get(items_key)
+                if items is None:
+                    items = []
+                if not isinstance(items, list):
+                    raise SourceResponseError(
+                        f"{what}: expected a list in {items_key!r}, got {type(items).__name__}"
+                    )
+                token = page.get("next_page_token")
+                if token is not None and token != "":
+                    if not isinstance(token, str):
+                        raise SourceResponseError(f"{what}: next_page_token is not a string")
+                    if token in seen:
+                        raise SourceResponseError(f"{what}: the server repeated a page token")
+                    seen.add(token)
+                    upcoming = request(token)
+                yield items
+        finally:
+            if upcoming is not None:
+                await _abandon(upcoming)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -304,8 +329,18 @@ class UnityCatalogClient:
         ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311
 
-    def _json_object(self, response: httpx.Response, what: str) -> dict[str, Any]:
+    def _json_object(
+        self,
+        response: httpx.Response,
+        what: str,
+        read: Callable[[bytes], Mapping[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         self._raise_for_status(response, what)
+        if read is not None:
+            try:
+                return dict(read(response.content))
+            except ValueError:
+                pass  # not the expected shape: plain decoding below, and the caller says what is wrong
         try:
             body = decode_json(response.content)
         except (ValueError, UnicodeDecodeError):
@@ -344,6 +379,15 @@ class UnityCatalogClient:
         else:
             error = SourceResponseError(f"{what}: request refused ({detail})")
         raise error
+
+
+async def _abandon(task: asyncio.Task[Any]) -> None:
+    """Cancel a page request nobody will read and wait for it to end, so its connection is released
+    and a failure of it is not reported as never retrieved. Our own cancellation still propagates."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
 
 
 def _query(params: Mapping[str, Any] | None) -> dict[str, str | int] | None:

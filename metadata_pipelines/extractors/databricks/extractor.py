@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from contextlib import aclosing
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -30,7 +31,7 @@ from metadata_pipelines.extractors.databricks.constraints import (
     KeyCollector,
     constraints_statement,
 )
-from metadata_pipelines.extractors.databricks.gc_pause import gc_paused
+from metadata_pipelines.extractors.databricks.gc_shield import GcShield
 from metadata_pipelines.extractors.databricks.mapper import (
     CatalogInfo,
     SchemaInfo,
@@ -39,6 +40,7 @@ from metadata_pipelines.extractors.databricks.mapper import (
     map_schema,
     map_table,
     parse,
+    read_tables_page,
 )
 from metadata_pipelines.extractors.databricks.statements import StatementRunner
 from metadata_pipelines.extractors.errors import (
@@ -130,7 +132,8 @@ class DatabricksExtractor(BaseMetadataExtractor):
                 options.update(self._statement_options)
                 runner = StatementRunner(client, self.config.warehouse_id, **options)
             extraction = _Extraction(self.config, client, runner)
-            await extraction.run()
+            with extraction.gc_shield:
+                await extraction.run()
         return ExtractionResult.build(
             self.connector_type,
             started,
@@ -173,6 +176,7 @@ class _Extraction:
         self.tables: list[TableMetadata] = []
         self.errors: list[ExtractionError] = []
         self.keys = KeyCollector()
+        self.gc_shield = GcShield()
 
     # -- orchestration --------------------------------------------------------------------------
 
@@ -247,15 +251,17 @@ class _Extraction:
         scope = (catalog, name)
         what = f"listing tables of schema {catalog}.{name}"
         try:
-            items = await self._collect(
+            found = await self._collect(
                 lambda: self.client.paginate(
                     f"{UC}/tables",
                     self._browse({"catalog_name": catalog, "schema_name": name}),
                     "tables",
                     what=what,
+                    read=read_tables_page,
                 ),
                 what,
                 scope=scope,
+                convert=lambda page: self._tables_in(page, catalog, name, what),
             )
         except NotFoundError as error:
             self._warn(scope, AssetType.SCHEMA, f"schema vanished while listing: {error}")
@@ -267,16 +273,24 @@ class _Extraction:
             self._fail(scope, AssetType.SCHEMA, error)
             return
         self.schemas.append(map_schema(info))
-        with gc_paused():  # synchronous: see gc_pause.py for why
-            for raw in items:
-                table = self._parse_item(TableInfo, raw, what, lambda n: (catalog, name, n))
-                if table is None:
-                    continue
-                if not self.config.table_filter.allows(
-                    table.name, f"{catalog}.{name}.{table.name}"
-                ):
-                    continue
-                self.tables.append(map_table(table))
+        for item in found:
+            (self.errors if isinstance(item, ExtractionError) else self.tables).append(item)
+
+    def _tables_in(
+        self, page: list[Any], catalog: str, schema: str, what: str
+    ) -> list[TableMetadata | ExtractionError]:
+        """One page's wanted tables, and an ERROR for each malformed one (kept apart from
+        `self.errors` until the listing completes, as a restarted listing maps its pages again)."""
+        found: list[TableMetadata | ExtractionError] = []
+        allows = self.config.table_filter.allows
+        with self.gc_shield.building():  # synchronous: see gc_shield.py for why
+            for raw in page:
+                table = self._parsed(TableInfo, raw, what, lambda n: (catalog, schema, n))
+                if isinstance(table, ExtractionError):
+                    found.append(table)
+                elif allows(table.name, f"{catalog}.{schema}.{table.name}"):
+                    found.append(map_table(table))
+        return found
 
     # -- keys -----------------------------------------------------------------------------------
 
@@ -330,19 +344,22 @@ class _Extraction:
         pages: Callable[[], AsyncIterator[list[Any]]],
         what: str,
         scope: tuple[str, ...],
+        convert: Callable[[list[Any]], list[Any]] | None = None,
     ) -> list[Any]:
         """All items of a paginated listing; restarts it when an object vanishes mid-way.
 
+        Each page goes through `convert` as soon as it arrives, while the next one is on its way.
         A 404 on the first page means the parent itself is gone and is raised; on a later page the
-        page token pointed at something deleted since, so the listing starts over.
+        page token pointed at something deleted since, so the listing starts over from scratch.
         """
         for attempt in range(LISTING_RESTARTS + 1):
             items: list[Any] = []
             pages_read = 0
             try:
-                async for page in pages():
-                    pages_read += 1
-                    items.extend(page)
+                async with aclosing(pages()) as listing:
+                    async for page in listing:
+                        pages_read += 1
+                        items.extend(convert(page) if convert else page)
                 return items
             except NotFoundError as error:
                 if pages_read == 0 or attempt == LISTING_RESTARTS:
@@ -362,15 +379,31 @@ class _Extraction:
         what: str,
         scope_of: Callable[[str], tuple[str, ...]],
     ) -> Any:
-        """Parse one listed object; a malformed one is an ERROR on its own scope, not the page's."""
+        """Parse one listed object, or record why it could not be and return None."""
+        parsed = self._parsed(model, raw, what, scope_of)
+        if isinstance(parsed, ExtractionError):
+            self.errors.append(parsed)
+            return None
+        return parsed
+
+    def _parsed(
+        self,
+        model: type[Any],
+        raw: Any,
+        what: str,
+        scope_of: Callable[[str], tuple[str, ...]],
+    ) -> Any:
+        """One listed object as `model`; a malformed one is an ERROR on its own scope, not the
+        page's (only an object without a name, which has no scope of its own, fails the page)."""
+        if isinstance(raw, model):
+            return raw  # the page was read straight into models
         try:
             return parse(model, raw, what)
         except SourceResponseError as error:
             name = raw.get("name") if isinstance(raw, dict) else None
             if not isinstance(name, str) or not name:
                 raise
-            self._fail(scope_of(name), None, error)
-            return None
+            return self._error(scope_of(name), None, error)
 
     def _warn(
         self,
@@ -395,17 +428,20 @@ class _Extraction:
     def _fail(
         self, scope: tuple[str, ...], asset_type: AssetType | None, error: ExtractorError
     ) -> None:
+        self.errors.append(self._error(scope, asset_type, error))
+
+    def _error(
+        self, scope: tuple[str, ...], asset_type: AssetType | None, error: ExtractorError
+    ) -> ExtractionError:
         message = self.client.safe(str(error))
         logger.error("%s: %s", ".".join(scope) or "(source)", message)
-        self.errors.append(
-            ExtractionError(
-                scope=scope,
-                asset_type=asset_type,
-                message=message,
-                severity=Severity.ERROR,
-                retryable=error.retryable,
-                code=error.code,
-            )
+        return ExtractionError(
+            scope=scope,
+            asset_type=asset_type,
+            message=message,
+            severity=Severity.ERROR,
+            retryable=error.retryable,
+            code=error.code,
         )
 
 
