@@ -39,10 +39,7 @@ _SAFE_KEYS: set[str] = set()  # keys already checked and found to name no secret
 
 
 def _names_a_secret(keys: dict[str, Any]) -> bool:
-    """Whether any key names a secret; the common case (every key seen before and safe) is one
-    set comparison, as the same few keys repeat on every column of a large source."""
-    if _SAFE_KEYS.issuperset(keys):
-        return False
+    """Whether any key names a secret; keys found safe are remembered (see `_redact`)."""
     if any(map(_is_secret_key, keys)):
         return True
     if len(_SAFE_KEYS) < 4096:
@@ -68,8 +65,12 @@ class _WithProperties(_Model):
     @field_validator("properties")
     @classmethod
     def _redact(cls, value: Properties) -> Properties:
-        # pydantic already copied `value`: rebuild it only when a key names a secret.
-        return redact_properties(value) if _names_a_secret(value) else value
+        # pydantic already copied `value`: rebuild it only when a key names a secret. The common
+        # case, every key seen before and safe, is one set comparison: the same few keys repeat
+        # on every column of a large source.
+        if _SAFE_KEYS.issuperset(value) or not _names_a_secret(value):
+            return value
+        return redact_properties(value)
 
 
 class AssetType(StrEnum):

@@ -57,6 +57,18 @@ def test_secret_looking_properties_are_redacted(key):
     assert column.properties[key] == REDACTED
 
 
+def test_keys_remembered_as_safe_never_let_a_secret_key_through():
+    for _ in range(3):  # the safe keys are remembered after the first model
+        assert _table(properties={"owner_team": "data", "format": "delta"}).properties == {
+            "owner_team": "data",
+            "format": "delta",
+        }
+    mixed = _table(properties={"owner_team": "data", "format": "delta", "sas_token": "sv=1"})
+    assert mixed.properties == {"owner_team": "data", "format": "delta", "sas_token": REDACTED}
+    again = _table(properties={"owner_team": "data", "sas_token": "sv=2"})
+    assert again.properties["sas_token"] == REDACTED
+
+
 def test_empty_secret_like_properties_stay_empty():
     assert _table(properties={"token": None, "secret": ""}).properties == {
         "token": None,

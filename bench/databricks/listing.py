@@ -6,6 +6,7 @@ Usage: .venv/bin/python bench/databricks/listing.py [--schemas 50] [--tables 100
 The fake workspace (metadata_pipelines_tests/fakes) runs in a child process, so its CPU does not
 compete with the extractor for the GIL; every request waits `latency` seconds there. The same
 extractor runs with max_concurrent_requests=1 (sequential listing) and at the default concurrency,
+after one unshown warm-up run, each from the same heap (earlier results freed and collected),
 then again under a storm where each request has a `storm` chance of a 429 (half with Retry-After: 0,
 half without, so the jittered backoff is exercised). It prints wall time, requests made, the largest
 number of requests the server saw in flight, peak Python memory of the extraction (tracemalloc, a
