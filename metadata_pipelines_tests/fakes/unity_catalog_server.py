@@ -1,11 +1,11 @@
 """A fake Databricks workspace: a real HTTP server on a loopback port, for tests and benchmarks.
 
-It serves the Unity Catalog list/get endpoints the connector uses, the OAuth M2M token endpoint and
-the SQL Statement Execution API, and it can misbehave on demand (latency, 429 with and without
-Retry-After, 503, 401, 403, 404 mid-listing, dropped connections, malformed bodies).
+It serves the Unity Catalog list/get endpoints the connector uses, the OAuth M2M token endpoint, the
+SQL Statement Execution API and GET of a SQL warehouse, and it can misbehave on demand (latency, 429
+with and without Retry-After, 503, 401, 403, 404 mid-listing, dropped connections, malformed bodies).
 
 Every successful JSON body is validated against the Unity Catalog OpenAPI spec before it is sent
-(the Statement API, absent from that spec, against the schemas below, transcribed from the Databricks
+(the Statement and Warehouses APIs, absent from that spec, against the schemas below, transcribed from the Databricks
 SDK's `service/sql.py`); a body that does not match is recorded in `violations` and answered as HTTP
 500, so a test built on a fake that drifted from the API fails loudly. Query parameters are checked
 against the spec too (plus the few extra ones the Databricks SDK sends, see NOTES.md).
@@ -37,6 +37,7 @@ from metadata_pipelines_tests.fakes.openapi_validator import OpenApiValidator, S
 
 UC = "/api/2.1/unity-catalog"
 STATEMENTS = "/api/2.0/sql/statements"
+WAREHOUSES = "/api/2.0/sql/warehouses/"
 TOKEN_PATH = "/oidc/v1/token"
 
 # Query parameters the Databricks SDK sends beyond the OSS spec (NOTES.md, "Endpoints").
@@ -59,7 +60,8 @@ SDK_EXTRA_QUERY = {
     },
 }
 
-# Statement Execution API response schemas (Databricks SDK service/sql.py), as OpenAPI components.
+# Statement Execution and SQL Warehouses API response schemas (Databricks SDK service/sql.py: the
+# fields used here), as OpenAPI components.
 STATEMENT_SCHEMAS: dict[str, Any] = {
     "StatementState": {
         "type": "string",
@@ -119,6 +121,23 @@ STATEMENT_SCHEMAS: dict[str, Any] = {
             "data_array": {"type": "array", "items": {"type": "array"}},
             "next_chunk_index": {"type": "integer"},
             "next_chunk_internal_link": {"type": "string"},
+        },
+    },
+    "WarehouseState": {
+        "type": "string",
+        "enum": ["DELETED", "DELETING", "RUNNING", "STARTING", "STOPPED", "STOPPING"],
+    },
+    "GetWarehouseResponse": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "state": {"$ref": "#/components/schemas/WarehouseState"},
+            "cluster_size": {"type": "string"},
+            "auto_stop_mins": {"type": "integer"},
+            "num_clusters": {"type": "integer"},
+            "warehouse_type": {"type": "string", "enum": ["CLASSIC", "PRO", "TYPE_UNSPECIFIED"]},
+            "enable_serverless_compute": {"type": "boolean"},
         },
     },
     "StatementResponse": {
@@ -272,6 +291,7 @@ class FakeUnityCatalog:
         self.last_page_token = last_page_token
         self.latency = latency
         self.warehouse_id = warehouse_id
+        self.warehouse_state = "RUNNING"
         self.statement_polls = statement_polls
         self.statement_chunk_rows = statement_chunk_rows
         self.validate_responses = validate_responses
@@ -535,6 +555,8 @@ class FakeUnityCatalog:
             return self._unity_catalog(request, path[len(UC) :])
         if path.startswith(STATEMENTS):
             return self._statement_api(request, path[len(STATEMENTS) :])
+        if path.startswith(WAREHOUSES) and method == "GET":
+            return self._warehouse(unquote(path[len(WAREHOUSES) :]))
         raise _Reply(404, error_body("ENDPOINT_NOT_FOUND", f"no API at {path}"))
 
     def _authenticate(self, request: Request) -> None:
@@ -723,6 +745,21 @@ class FakeUnityCatalog:
             statement["polls_left"] -= 1
             statement["state"] = "RUNNING" if statement["polls_left"] > 0 else statement["final"]
         return 200, self._checked(self._statement_body(statement))
+
+    def _warehouse(self, warehouse_id: str) -> tuple[int, Any]:
+        if warehouse_id != self.warehouse_id:
+            raise _Reply(404, error_body("RESOURCE_DOES_NOT_EXIST", "SQL warehouse not found"))
+        body = {
+            "id": self.warehouse_id,
+            "name": "Metadata warehouse",
+            "state": self.warehouse_state,
+            "cluster_size": "2X-Small",
+            "auto_stop_mins": 10,
+            "num_clusters": 1 if self.warehouse_state == "RUNNING" else 0,
+            "warehouse_type": "PRO",
+            "enable_serverless_compute": True,
+        }
+        return 200, self._checked(body, "GetWarehouseResponse")
 
     def _checked(self, body: dict[str, Any], schema: str = "StatementResponse") -> dict[str, Any]:
         try:

@@ -363,3 +363,65 @@ def test_an_unknown_warehouse_is_an_error_on_each_catalog(fake: FakeUnityCatalog
     result = run(extractor(fake, {"http_path": "/sql/1.0/warehouses/nope"}).extract_metadata())
     assert sorted(e.scope for e in result.errors) == [("archive",), ("main",)]
     assert all(e.code == "not_found" for e in result.errors)
+
+
+# -- test_connection checks the SQL warehouse keys are read through ------------------------------
+
+WAREHOUSE = "/api/2.0/sql/warehouses/"
+
+
+def warehouse_reads(fake: FakeUnityCatalog) -> list[str]:
+    return [r.path for r in fake.requests if r.path.startswith(WAREHOUSE)]
+
+
+def test_test_connection_checks_the_warehouse_only_when_keys_are_read(
+    fake: FakeUnityCatalog,
+) -> None:
+    populate(fake)
+    assert run(extractor(fake).test_connection()) == (True, None)
+    assert warehouse_reads(fake) == []
+    assert run(extractor(fake, keyed(fake)).test_connection()) == (True, None)
+    assert warehouse_reads(fake) == [f"{WAREHOUSE}{fake.warehouse_id}"]
+    fake.warehouse_state = "STOPPED"  # a statement starts it: not a reason to fail
+    assert run(extractor(fake, keyed(fake)).test_connection()) == (True, None)
+
+
+def test_test_connection_names_a_missing_warehouse(fake: FakeUnityCatalog) -> None:
+    populate(fake)
+    ok, message = run(extractor(fake, {"http_path": "/sql/1.0/warehouses/nope"}).test_connection())
+    assert ok is False
+    assert message == (
+        "SQL warehouse 'nope' does not exist or is not visible to this principal; "
+        "check http_path (the warehouse's Connection details)"
+    )
+
+
+@pytest.mark.parametrize("state", ["DELETING", "DELETED"])
+def test_test_connection_refuses_a_warehouse_being_deleted(
+    fake: FakeUnityCatalog, state: str
+) -> None:
+    populate(fake)
+    fake.warehouse_state = state
+    ok, message = run(extractor(fake, keyed(fake)).test_connection())
+    assert ok is False
+    assert message == (
+        f"SQL warehouse '{fake.warehouse_id}' (Metadata warehouse) is {state.lower()}; "
+        "point http_path at a live warehouse"
+    )
+
+
+def test_test_connection_says_which_grant_the_warehouse_needs(fake: FakeUnityCatalog) -> None:
+    populate(fake)
+    fake.add_fault(
+        Fault(
+            path=f"{WAREHOUSE}.*",
+            status=403,
+            body={"error_code": "PERMISSION_DENIED", "message": "no CAN USE"},
+        )
+    )
+    ok, message = run(extractor(fake, keyed(fake)).test_connection())
+    assert ok is False
+    assert message == (
+        f"reading SQL warehouse '{fake.warehouse_id}': permission denied (HTTP 403 "
+        "PERMISSION_DENIED: no CAN USE); grant the principal CAN USE on the SQL warehouse"
+    )

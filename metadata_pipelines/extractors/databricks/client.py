@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "metadata-pipelines-databricks/0.1"
 RETRY_STATUSES = frozenset({429, 503})
+UNITY_CATALOG_GRANT = "USE / BROWSE on it"
+WAREHOUSE_GRANT = "CAN USE on the SQL warehouse"
 
 
 class NotFoundError(PermanentExtractorError):
@@ -192,15 +194,19 @@ class UnityCatalogClient:
         *,
         what: str,
         read: Callable[[bytes], Mapping[str, Any]] | None = None,
+        grant: str = UNITY_CATALOG_GRANT,
     ) -> dict[str, Any]:
         """The response's JSON object. `read` is a faster, stricter reader for the expected shape
-        (a pydantic `validate_json`); whatever it refuses goes through plain decoding instead."""
+        (a pydantic `validate_json`); whatever it refuses goes through plain decoding instead.
+        `grant` is what a 403's message tells the user to grant."""
         response = await self._send("GET", path, what=what, params=_query(params))
-        return self._json_object(response, what, read)
+        return self._json_object(response, what, read, grant)
 
-    async def post_json(self, path: str, body: Mapping[str, Any], *, what: str) -> dict[str, Any]:
+    async def post_json(
+        self, path: str, body: Mapping[str, Any], *, what: str, grant: str = UNITY_CATALOG_GRANT
+    ) -> dict[str, Any]:
         response = await self._send("POST", path, what=what, json=dict(body))
-        return self._json_object(response, what)
+        return self._json_object(response, what, grant=grant)
 
     async def paginate(
         self,
@@ -334,8 +340,9 @@ class UnityCatalogClient:
         response: httpx.Response,
         what: str,
         read: Callable[[bytes], Mapping[str, Any]] | None = None,
+        grant: str = UNITY_CATALOG_GRANT,
     ) -> dict[str, Any]:
-        self._raise_for_status(response, what)
+        self._raise_for_status(response, what, grant)
         if read is not None:
             try:
                 return dict(read(response.content))
@@ -356,7 +363,7 @@ class UnityCatalogClient:
             )
         return body
 
-    def _raise_for_status(self, response: httpx.Response, what: str) -> None:
+    def _raise_for_status(self, response: httpx.Response, what: str, grant: str) -> None:
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -370,7 +377,7 @@ class UnityCatalogClient:
             )
         elif status == 403:
             error = PrivilegeError(
-                f"{what}: permission denied ({detail}); grant the principal USE / BROWSE on it"
+                f"{what}: permission denied ({detail}); grant the principal {grant}"
             )
         elif status == 404:
             error = NotFoundError(f"{what}: not found ({detail})", error_code=code)

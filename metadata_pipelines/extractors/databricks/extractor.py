@@ -111,8 +111,16 @@ class DatabricksExtractor(BaseMetadataExtractor):
         self.last_client = client
         return client
 
+    def _statements(self, client: UnityCatalogClient) -> StatementRunner | None:
+        if not self.config.warehouse_id:
+            return None
+        options = {"timeout_seconds": self.config.statement_timeout_seconds}
+        options.update(self._statement_options)
+        return StatementRunner(client, self.config.warehouse_id, **options)
+
     async def check_connection(self) -> None:
-        """Reach the workspace and prove the token: read the catalog, or list one catalog."""
+        """Reach the workspace and prove the token (read the catalog, or list one catalog), then,
+        when keys are to be read, that the SQL warehouse exists and may be used."""
         async with self._client() as client:
             if self.config.catalog:
                 await _get_catalog(client, self.config)
@@ -122,15 +130,14 @@ class DatabricksExtractor(BaseMetadataExtractor):
                     {"max_results": 1, "include_browse": self.config.include_browse or None},
                     what="listing catalogs",
                 )
+            runner = self._statements(client)
+            if runner is not None:
+                await runner.check_warehouse()
 
     async def extract_metadata(self) -> ExtractionResult:
         started = utcnow()
         async with self._client() as client:
-            runner = None
-            if self.config.warehouse_id:
-                options = {"timeout_seconds": self.config.statement_timeout_seconds}
-                options.update(self._statement_options)
-                runner = StatementRunner(client, self.config.warehouse_id, **options)
+            runner = self._statements(client)
             extraction = _Extraction(self.config, client, runner)
             with extraction.gc_shield:
                 await extraction.run()

@@ -5,6 +5,7 @@ RUNNING after that is polled (GET /api/2.0/sql/statements/{id}) with a growing i
 or the statement timeout passes (then it is cancelled). Results come inline as JSON_ARRAY chunks
 (values are strings or null); further chunks are fetched by index. A statement that fails still
 answers HTTP 200, with `status.state = FAILED`: that becomes a `StatementFailedError`.
+`check_warehouse` reads GET /api/2.0/sql/warehouses/{id} for `test_connection`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from metadata_pipelines.extractors.databricks.client import UnityCatalogClient
+from metadata_pipelines.extractors.databricks.client import (
+    WAREHOUSE_GRANT,
+    NotFoundError,
+    UnityCatalogClient,
+)
 from metadata_pipelines.extractors.databricks.mapper import parse
 from metadata_pipelines.extractors.errors import (
+    ConfigurationError,
     ExtractorError,
     SourceResponseError,
     SourceTimeoutError,
@@ -28,7 +34,9 @@ from metadata_pipelines.extractors.errors import (
 )
 
 STATEMENTS_PATH = "/api/2.0/sql/statements"
+WAREHOUSES_PATH = "/api/2.0/sql/warehouses"
 RUNNING_STATES = frozenset({"PENDING", "RUNNING"})
+GONE_WAREHOUSE_STATES = frozenset({"DELETED", "DELETING"})
 
 Row = list[str | None]
 
@@ -82,6 +90,14 @@ class StatementResponse(_Api):
     result: ResultData | None = None
 
 
+class _Warehouse(_Api):
+    """GET /api/2.0/sql/warehouses/{id} (the SDK's GetWarehouseResponse), the fields read here."""
+
+    id: str | None = None
+    name: str | None = None
+    state: str | None = None
+
+
 class StatementResult(_Api):
     columns: list[str]
     rows: list[Row]
@@ -112,6 +128,27 @@ class StatementRunner:
         self._poll_max = poll_max_seconds
         self._sleep = sleep
 
+    async def check_warehouse(self) -> None:
+        """The warehouse exists, the principal may use it, and it is not being deleted. A stopped
+        warehouse passes: a statement starts it (slowly, hence not started here)."""
+        warehouse = self._warehouse_id
+        what = f"reading SQL warehouse {warehouse!r}"
+        try:
+            raw = await self._client.get_json(
+                f"{WAREHOUSES_PATH}/{quote(warehouse, safe='')}", what=what, grant=WAREHOUSE_GRANT
+            )
+        except NotFoundError:
+            raise ConfigurationError(
+                f"SQL warehouse {warehouse!r} does not exist or is not visible to this principal; "
+                "check http_path (the warehouse's Connection details)"
+            ) from None
+        info: _Warehouse = parse(_Warehouse, raw, what)
+        if info.state in GONE_WAREHOUSE_STATES:
+            raise ConfigurationError(
+                f"SQL warehouse {warehouse!r} ({info.name or 'no name'}) is {info.state.lower()}; "
+                "point http_path at a live warehouse"
+            )
+
     async def run(
         self, statement: str, *, what: str, catalog: str | None = None
     ) -> StatementResult:
@@ -126,7 +163,7 @@ class StatementRunner:
         if catalog is not None:
             body["catalog"] = catalog
         started = time.monotonic()
-        raw = await self._client.post_json(STATEMENTS_PATH, body, what=what)
+        raw = await self._client.post_json(STATEMENTS_PATH, body, what=what, grant=WAREHOUSE_GRANT)
         response: StatementResponse = parse(StatementResponse, raw, what)
         interval = self._poll_min
         while response.status.state in RUNNING_STATES:
@@ -138,7 +175,9 @@ class StatementRunner:
                 )
             await self._sleep(interval)
             interval = min(interval * 2, self._poll_max)
-            raw = await self._client.get_json(self._path(response.statement_id), what=what)
+            raw = await self._client.get_json(
+                self._path(response.statement_id), what=what, grant=WAREHOUSE_GRANT
+            )
             response = parse(StatementResponse, raw, what)
         return await self._collect(response, what)
 
