@@ -12,7 +12,10 @@ workspace is a handful of GET endpoints, and the rules that matter are kept here
   (callers decide whether that is a vanished object or a mistake), other 5xx ->
   SourceUnavailableError, other 4xx and bodies that are not a JSON object -> SourceResponseError;
 - the token is only ever put in the Authorization header; every message leaving this module is
-  scrubbed of every secret it knows (the PAT, the OAuth client secret and the tokens it issued).
+  scrubbed of every secret it knows (the PAT, the OAuth client secret and the tokens it issued);
+- listings request their next page while the caller maps the current one.
+
+Requests go through `httpx.AsyncClient` on an aiohttp transport (`transport.py` says why).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ contract models' validation (and their properties redaction).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any, Required
 
@@ -256,18 +257,11 @@ COLUMN_PROPERTIES = (
 )
 
 
-_TYPE_FAMILIES: dict[str | None, tuple[DataType, str]] = {}
-
-
+@lru_cache(maxsize=1024)
 def _type_family(type_name: str | None) -> tuple[DataType, str]:
     """(normalized family, lower-case name) of a `type_name`; a workspace repeats a few dozen."""
-    family = _TYPE_FAMILIES.get(type_name)
-    if family is None:
-        upper = (type_name or "").upper()
-        family = DATA_TYPES.get(upper, DataType.UNKNOWN), upper.lower()
-        if len(_TYPE_FAMILIES) < 1024:
-            _TYPE_FAMILIES[type_name] = family
-    return family
+    upper = (type_name or "").upper()
+    return DATA_TYPES.get(upper, DataType.UNKNOWN), upper.lower()
 
 
 def column_fields(columns: list[ColumnInfo]) -> tuple[list[dict[str, Any]], list[str] | None]:
