@@ -177,3 +177,27 @@ def test_https_with_an_untrusted_certificate_is_refused_clearly(tls_fake: FakeUn
     assert message.startswith(f"listing catalogs: cannot reach {tls_fake.url} (ConnectError: ")
     assert "CERTIFICATE_VERIFY_FAILED" in message or "certificate verify failed" in message
     assert tls_fake.requests == []  # nothing, the token least of all, was sent
+
+
+def test_a_proxy_from_the_environment_is_still_used(
+    fake: FakeUnityCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(fake)
+
+    def connects() -> tuple[bool, str | None]:
+        extractor = DatabricksExtractor(
+            {"workspace_url": fake.url, "retry_budget_seconds": 0.1},
+            {"access_token": TOKEN},
+            client_options=FAST,
+        )
+        return run(extractor.test_connection())
+
+    assert connects() == (True, None)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a proxy that refuses connections
+    ok, message = connects()
+    assert ok is False
+    assert message is not None and message.startswith(f"listing catalogs: cannot reach {fake.url}")
+    assert len(fake.requests) == 1  # the proxied attempt never reached the workspace directly
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert connects() == (True, None)
+    assert len(fake.requests) == 2

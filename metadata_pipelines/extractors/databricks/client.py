@@ -36,7 +36,7 @@ import pydantic_core
 
 from metadata_pipelines.extractors.databricks.config import DatabricksCredentials
 from metadata_pipelines.extractors.databricks.oauth import OAuthM2MToken, StaticToken, TokenSource
-from metadata_pipelines.extractors.databricks.transport import AiohttpTransport
+from metadata_pipelines.extractors.databricks.transport import direct_transport
 from metadata_pipelines.extractors.errors import (
     AuthenticationError,
     ExtractorError,
@@ -143,7 +143,7 @@ class UnityCatalogClient:
                 max_connections=max_concurrent_requests,
                 max_keepalive_connections=max_concurrent_requests,
             ),
-            transport=transport or AiohttpTransport(max_connections=max_concurrent_requests),
+            transport=transport or direct_transport(max_concurrent_requests),
             follow_redirects=False,
         )
         self._credential_secrets = credentials.secret_values()

@@ -9,19 +9,30 @@ Why not the `httpx-aiohttp` package, which does this: its 0.2.0 maps every aioht
 a refused connection included, to `httpx.ConnectTimeout`, and the client tells "cannot reach" from
 "no answer" by those classes. The mapping here is narrow and tested instead.
 
-What stays httpx's: the request and response objects, headers, auth, content decoding (aiohttp
-hands over the body as it came, so httpx decodes it once) and proxies (a proxy from the environment
-is mounted by httpx on its own transport, which then serves those requests). Cookies are httpx's
-too: the aiohttp session keeps none.
+What stays httpx's: the request and response objects, headers, auth and content decoding (aiohttp
+hands over the body as it came, so httpx decodes it once); cookies too, as the aiohttp session keeps
+none. And proxies: httpx ignores the environment's proxy settings once it is given a transport, so
+`direct_transport` gives none when the environment names a proxy, and httpx's own transport, which
+speaks to proxies and honours NO_PROXY, carries every request as it did before.
 """
 
 from __future__ import annotations
 
 import ssl
+import urllib.request
 from functools import cache
 
 import aiohttp
 import httpx
+
+
+def direct_transport(max_connections: int) -> AiohttpTransport | None:
+    """The fast transport, or None (httpx's own) when HTTP_PROXY, HTTPS_PROXY or ALL_PROXY (or the
+    system's proxy settings, read the same way httpx reads them) name a proxy."""
+    proxies = urllib.request.getproxies()
+    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
+        return None
+    return AiohttpTransport(max_connections=max_connections)
 
 
 @cache
