@@ -425,3 +425,18 @@ def test_test_connection_says_which_grant_the_warehouse_needs(fake: FakeUnityCat
         f"reading SQL warehouse '{fake.warehouse_id}': permission denied (HTTP 403 "
         "PERMISSION_DENIED: no CAN USE); grant the principal CAN USE on the SQL warehouse"
     )
+
+
+def test_a_statement_a_gateway_failed_is_not_sent_again(fake: FakeUnityCatalog) -> None:
+    config = keyed(fake)
+    fake.add_fault(
+        Fault(path="/api/2.0/sql/statements", method="POST", status=502, times=None,
+              body={"error_code": "BAD_GATEWAY", "message": "upstream reset"})
+    )  # fmt: skip
+    result = run(extractor(fake, config).extract_metadata())
+    assert fake.count("POST", "/api/2.0/sql/statements") == 2  # one per catalog, none repeated
+    assert sorted((e.scope, e.code, e.retryable) for e in result.errors) == [
+        (("archive",), "source_unavailable", True),
+        (("main",), "source_unavailable", True),
+    ]
+    assert "server error (HTTP 502 BAD_GATEWAY: upstream reset)" in result.errors[0].message

@@ -70,13 +70,17 @@ def assert_clean(result) -> None:
         (429, {}),
         (503, {"Retry-After": "0"}),
         (503, {}),
+        (502, {}),
+        (504, {}),
     ],
 )
 def test_throttling_and_unavailability_are_retried(
     fake: FakeUnityCatalog, status: int, headers: dict
 ) -> None:
     populate(fake)
-    body = error_body("TOO_MANY_REQUESTS" if status == 429 else "TEMPORARILY_UNAVAILABLE", "x")
+    body = error_body(
+        {429: "TOO_MANY_REQUESTS", 503: "TEMPORARILY_UNAVAILABLE"}.get(status, "BAD_GATEWAY"), "x"
+    )
     fault = fake.add_fault(
         Fault(
             path=TABLES, status=status, headers=headers, body=body, times=2, when=in_schema("sales")

@@ -6,10 +6,11 @@ workspace is a handful of GET endpoints, and the rules that matter are kept here
 - at most `max_concurrent_requests` requests are on the wire at once (a semaphore held only for the
   request itself, never while waiting to retry);
 - 429 and 503 are retried after `Retry-After` (seconds or an HTTP date), or after an exponential
-  backoff with jitter when the header is absent; refused / dropped connections and timeouts are
-  retried the same way; every request gives up once its retry budget is spent;
+  backoff with jitter when the header is absent; refused / dropped connections, timeouts and, for a
+  GET, a gateway's 502 / 504 are retried the same way; every request gives up once its retry budget
+  is spent;
 - 401 -> AuthenticationError, 403 -> PrivilegeError naming what was denied, 404 -> NotFoundError
-  (callers decide whether that is a vanished object or a mistake), other 5xx ->
+  (callers decide whether that is a vanished object or a mistake), any other 5xx ->
   SourceUnavailableError, other 4xx and bodies that are not a JSON object -> SourceResponseError;
 - the token is only ever put in the Authorization header; every message leaving this module is
   scrubbed of every secret it knows (the PAT, the OAuth client secret and the tokens it issued);
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "metadata-pipelines-databricks/0.1"
 RETRY_STATUSES = frozenset({429, 503})
+# A gateway's 502 / 504 says nothing of whether the request was carried out: retried for GET only.
+GATEWAY_STATUSES = frozenset({502, 504})
 UNITY_CATALOG_GRANT = "USE / BROWSE on it"
 WAREHOUSE_GRANT = "CAN USE on the SQL warehouse"
 
@@ -309,16 +312,19 @@ class UnityCatalogClient:
                     renewed = True
                     self._tokens.invalidate()
                     continue
-                if status not in RETRY_STATUSES:
+                if status not in RETRY_STATUSES and not (
+                    status in GATEWAY_STATUSES and method == "GET"
+                ):
                     return response
                 hint = parse_retry_after(response.headers.get("Retry-After"))
                 code, message = error_detail(response)
                 label = f"HTTP {status}" + (f" {code}" if code else "")
+                problem = "service unavailable" if status == 503 else "gateway error"
                 failure = (
                     ThrottledError(f"{what}: throttled ({label})", retry_after=hint)
                     if status == 429
                     else SourceUnavailableError(
-                        f"{what}: service unavailable ({label}: {self.safe(message)})"
+                        f"{what}: {problem} ({label}: {self.safe(message)})"
                     )
                 )
             delay = self._delay(attempt, hint)
