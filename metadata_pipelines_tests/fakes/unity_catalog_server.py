@@ -689,7 +689,12 @@ class FakeUnityCatalog:
                 404,
                 error_body("SCHEMA_DOES_NOT_EXIST", f"Schema '{key[0]}.{key[1]}' does not exist."),
             )
-        return self._page("tables", list(self.tables[key].values()), query)
+        # The listing leaves out view_dependencies (SDK docstring); GET of one table has them.
+        listed = [
+            {k: v for k, v in table.items() if k != "view_dependencies"}
+            for table in self.tables[key].values()
+        ]
+        return self._page("tables", listed, query)
 
     @staticmethod
     def _get(items: dict[str, dict[str, Any]], name: str, code: str) -> dict[str, Any]:

@@ -11,8 +11,10 @@ from metadata_pipelines.extractors.errors import AuthenticationError, Configurat
 from metadata_pipelines.models import (
     ConstraintType,
     DataType,
+    ExtractionResult,
     ExtractionStatus,
     Severity,
+    TableMetadata,
     TableType,
 )
 from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog, Fault, column
@@ -440,3 +442,61 @@ def test_a_statement_a_gateway_failed_is_not_sent_again(fake: FakeUnityCatalog) 
         (("main",), "source_unavailable", True),
     ]
     assert "server error (HTTP 502 BAD_GATEWAY: upstream reset)" in result.errors[0].message
+
+
+# -- view dependencies (opt-in: one GET per view) -------------------------------------------------
+
+VIEW_GET = f"{UC}/tables/main.sales.big_orders"
+
+
+def with_dependencies(fake: FakeUnityCatalog) -> None:
+    populate(fake)
+    view = fake.tables[("main", "sales")]["big_orders"]
+    fake.add_table(
+        "main", "sales", "big_orders", view["columns"], table_type="VIEW",
+        view_definition=view["view_definition"],
+        view_dependencies={"dependencies": [
+            {"table": {"table_full_name": "main.sales.orders"}},
+            {"function": {"function_full_name": "main.sales.is_big"}},
+        ]},
+    )  # fmt: skip
+
+
+def view(result: ExtractionResult) -> TableMetadata:
+    return next(t for t in result.tables if t.name == "big_orders")
+
+
+def test_view_dependencies_are_read_only_when_asked(fake: FakeUnityCatalog) -> None:
+    with_dependencies(fake)
+    plain = run(extractor(fake).extract_metadata())
+    assert "view_dependencies" not in view(plain).properties  # the listing leaves them out
+    assert fake.count("GET", VIEW_GET) == 0
+
+    result = run(extractor(fake, {"include_view_dependencies": True}).extract_metadata())
+    assert result.status is ExtractionStatus.SUCCESS and result.errors == []
+    assert view(result).properties["view_dependencies"] == [
+        "main.sales.orders",
+        "main.sales.is_big",
+    ]
+    assert fake.count("GET", VIEW_GET) == 1  # one GET per view, none for tables
+    assert [r.path for r in fake.requests if r.path.startswith(f"{UC}/tables/")] == [VIEW_GET]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(404, "not_found"), (403, "missing_privilege"), (200, "malformed_response")],
+)
+def test_a_view_that_cannot_be_read_keeps_the_rest_with_a_warning(
+    fake: FakeUnityCatalog, status: int, code: str
+) -> None:
+    with_dependencies(fake)
+    body = {"error_code": "X", "message": "no"} if status != 200 else {"name": 7}
+    fake.add_fault(Fault(path=VIEW_GET, status=status, body=body))
+    result = run(extractor(fake, {"include_view_dependencies": True}).extract_metadata())
+    assert result.status is ExtractionStatus.SUCCESS  # a warning, not an error
+    (warning,) = result.errors
+    assert (warning.scope, warning.severity, warning.code) == (
+        ("main", "sales", "big_orders"), Severity.WARNING, code,
+    )  # fmt: skip
+    assert warning.message.startswith("dependencies not read: reading view main.sales.big_orders")
+    assert view(result).view_definition and "view_dependencies" not in view(result).properties

@@ -92,6 +92,11 @@ class DatabricksConfig(ConnectorConfig):
         default=False,
         description="Also list objects the principal may only browse (metadata without data access).",
     )
+    include_view_dependencies: bool = Field(
+        default=False,
+        description="Read the tables and functions each view depends on: one GET per view, as "
+        "listings leave them out.",
+    )
     max_concurrent_requests: Annotated[int, Field(ge=1, le=256)] = 16
     request_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 60.0
     retry_budget_seconds: Annotated[float, Field(ge=0, le=3600)] = 300.0

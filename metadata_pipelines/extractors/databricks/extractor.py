@@ -41,6 +41,7 @@ from metadata_pipelines.extractors.databricks.mapper import (
     map_table,
     parse,
     read_tables_page,
+    view_dependency_names,
 )
 from metadata_pipelines.extractors.databricks.statements import StatementRunner
 from metadata_pipelines.extractors.errors import (
@@ -280,8 +281,37 @@ class _Extraction:
             self._fail(scope, AssetType.SCHEMA, error)
             return
         self.schemas.append(map_schema(info))
-        for item in found:
-            (self.errors if isinstance(item, ExtractionError) else self.tables).append(item)
+        tables = [item for item in found if not isinstance(item, ExtractionError)]
+        self.errors.extend(item for item in found if isinstance(item, ExtractionError))
+        self.tables.extend(tables)
+        if self.config.include_view_dependencies:
+            await _all(
+                self._view_dependencies(table)
+                for table in tables
+                if table.table_type.asset_type is AssetType.VIEW
+                and "view_dependencies" not in table.properties
+            )
+
+    async def _view_dependencies(self, view: TableMetadata) -> None:
+        """Read one view to learn what it depends on (listings leave that out). A view that cannot
+        be read keeps everything else the listing gave: the failure is a WARNING on it."""
+        full_name = view.properties.get("full_name") or ".".join(view.path)
+        what = f"reading view {full_name}"
+        try:
+            raw = await self.client.get_json(
+                f"{UC}/tables/{quote(full_name, safe='')}", self._browse({}), what=what
+            )
+            info: TableInfo = parse(TableInfo, raw, what)
+        except AuthenticationError:
+            raise
+        except ExtractorError as error:
+            self._warn(
+                view.path, AssetType.VIEW, f"dependencies not read: {error}", code=error.code
+            )
+            return
+        dependencies = view_dependency_names(info.view_dependencies)
+        if dependencies:
+            view.properties["view_dependencies"] = dependencies
 
     def _tables_in(
         self, page: list[Any], catalog: str, schema: str, what: str

@@ -299,7 +299,8 @@ def column_fields(columns: list[ColumnInfo]) -> tuple[list[dict[str, Any]], list
     return fields, [name for _, name in sorted(partitions, key=itemgetter(0))] or None
 
 
-def _dependencies(raw: dict[str, Any] | None) -> list[str] | None:
+def view_dependency_names(raw: dict[str, Any] | None) -> list[str] | None:
+    """Full names of the tables and functions in a `view_dependencies` DependencyList."""
     if not raw or not isinstance(raw.get("dependencies"), list):
         return None
     names = []
@@ -343,7 +344,7 @@ def map_table(info: TableInfo) -> TableMetadata:
                     "pipeline_id": info.pipeline_id,
                     "browse_only": info.browse_only,
                     "deleted_at": _iso(info.deleted_at),
-                    "view_dependencies": _dependencies(info.view_dependencies),
+                    "view_dependencies": view_dependency_names(info.view_dependencies),
                     "partition_columns": partition_columns,
                     "uc_properties": _uc_properties(info.properties),
                 }
