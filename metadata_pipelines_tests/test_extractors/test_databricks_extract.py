@@ -17,7 +17,12 @@ from metadata_pipelines.models import (
     TableMetadata,
     TableType,
 )
-from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog, Fault, column
+from metadata_pipelines_tests.fakes.unity_catalog_server import (
+    WAREHOUSES,
+    FakeUnityCatalog,
+    Fault,
+    column,
+)
 from metadata_pipelines_tests.test_extractors.databricks_support import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -369,11 +374,9 @@ def test_an_unknown_warehouse_is_an_error_on_each_catalog(fake: FakeUnityCatalog
 
 # -- test_connection checks the SQL warehouse keys are read through ------------------------------
 
-WAREHOUSE = "/api/2.0/sql/warehouses/"
-
 
 def warehouse_reads(fake: FakeUnityCatalog) -> list[str]:
-    return [r.path for r in fake.requests if r.path.startswith(WAREHOUSE)]
+    return [r.path for r in fake.requests if r.path.startswith(WAREHOUSES)]
 
 
 def test_test_connection_checks_the_warehouse_only_when_keys_are_read(
@@ -383,7 +386,7 @@ def test_test_connection_checks_the_warehouse_only_when_keys_are_read(
     assert run(extractor(fake).test_connection()) == (True, None)
     assert warehouse_reads(fake) == []
     assert run(extractor(fake, keyed(fake)).test_connection()) == (True, None)
-    assert warehouse_reads(fake) == [f"{WAREHOUSE}{fake.warehouse_id}"]
+    assert warehouse_reads(fake) == [f"{WAREHOUSES}{fake.warehouse_id}"]
     fake.warehouse_state = "STOPPED"  # a statement starts it: not a reason to fail
     assert run(extractor(fake, keyed(fake)).test_connection()) == (True, None)
 
@@ -416,7 +419,7 @@ def test_test_connection_says_which_grant_the_warehouse_needs(fake: FakeUnityCat
     populate(fake)
     fake.add_fault(
         Fault(
-            path=f"{WAREHOUSE}.*",
+            path=f"{WAREHOUSES}.*",
             status=403,
             body={"error_code": "PERMISSION_DENIED", "message": "no CAN USE"},
         )
