@@ -3,7 +3,21 @@
 Extractors return flat lists (databases, schemas, tables, routines) rather than a nested tree: SQL
 sources answer metadata queries per kind, not per parent, so flat lists are what they can build in bulk,
 and what the catalog persists in bulk. Every object names its position with `database` / `schema_name`;
-two-level sources (MySQL, SQLite) leave `schema_name` empty.
+two-level sources (MySQL, SQLite, S3, Kafka, MongoDB) leave `schema_name` empty.
+
+One model holds every kind of source (docs/catalog.md maps each onto it):
+- the top level is a `DatabaseMetadata` whose `container_type` says what it is (a database, a Unity
+  Catalog catalog, a BigQuery project, an S3 bucket, a Kafka cluster), the optional second level a
+  `SchemaMetadata` (a schema, a BigQuery dataset);
+- everything that holds fields is a `TableMetadata` whose `table_type` says what it is (a table, a
+  view, a MongoDB collection, a Kafka topic, a dataset of files under an S3 prefix, ...);
+- fields nest: a `ColumnMetadata` has `children` to any depth (a STRUCT's members, the elements of an
+  array of records, a map's values), each addressed by a field path (`field_path`);
+- a schema that was inferred by sampling rather than declared carries, per field, how it was seen
+  (`FieldInference`).
+
+Extractors may hand their result over in `ExtractionBatch`es (see `BaseMetadataExtractor.
+stream_metadata`), so a source of a million columns never has to be held whole.
 
 These models never carry credentials: unknown fields are rejected, and free-form properties whose keys
 look like secrets have their values redacted on construction.
@@ -12,6 +26,7 @@ look like secrets have their values redacted on construction.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -25,7 +40,6 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 
-JsonScalar = str | int | float | bool | None
 Properties = dict[str, Any]
 
 
@@ -85,14 +99,30 @@ class AssetType(StrEnum):
 
 
 class TableType(StrEnum):
-    """What kind of relation a table is; the source's own word for it is kept in `native_type`."""
+    """What kind of field-holding asset a table is; the source's own word is kept in `native_type`.
+
+    Relations (tables, views) and non-relational datasets (collections, topics, file datasets) are
+    all tables of the catalog, so "every dataset of a source with its fields" is one query.
+    """
 
     TABLE = "table"
     VIEW = "view"
     MATERIALIZED_VIEW = "materialized_view"
     STREAMING_TABLE = "streaming_table"
     EXTERNAL_TABLE = "external_table"
+    FOREIGN_TABLE = "foreign_table"
+    SNAPSHOT = "snapshot"
     SYSTEM_VIEW = "system_view"
+    #: A document collection (MongoDB); time-series and capped ones keep that in `native_type`.
+    COLLECTION = "collection"
+    #: An event stream (Kafka topic).
+    TOPIC = "topic"
+    #: Files under an object-store prefix read as one dataset (S3 Parquet, CSV, JSON, Delta, Iceberg).
+    FILE_DATASET = "file_dataset"
+    #: A change stream on a table (Snowflake STREAM).
+    STREAM = "stream"
+    #: A named location of files (Snowflake STAGE).
+    STAGE = "stage"
     OTHER = "other"
 
     @property
@@ -101,6 +131,23 @@ class TableType(StrEnum):
 
 
 _VIEW_LIKE = {TableType.VIEW, TableType.MATERIALIZED_VIEW, TableType.SYSTEM_VIEW}
+
+
+class ContainerType(StrEnum):
+    """What a container asset (a `DatabaseMetadata` or `SchemaMetadata`) is in its source."""
+
+    DATABASE = "database"
+    #: Unity Catalog's top level.
+    CATALOG = "catalog"
+    #: BigQuery's top level.
+    PROJECT = "project"
+    #: An object-store bucket (S3 and compatible).
+    BUCKET = "bucket"
+    #: A Kafka cluster.
+    CLUSTER = "cluster"
+    SCHEMA = "schema"
+    #: BigQuery's second level.
+    DATASET = "dataset"
 
 
 class DataType(StrEnum):
@@ -140,9 +187,10 @@ class RoutineType(StrEnum):
 
 
 class DatabaseMetadata(_WithProperties):
-    """A database (MySQL, SQLite) or catalog (Unity Catalog): the top level of a source."""
+    """The top level of a source: a database, catalog, project, bucket or cluster."""
 
     name: str
+    container_type: ContainerType = ContainerType.DATABASE
     comment: str | None = None
     owner: str | None = None
     created_at: datetime | None = None
@@ -150,15 +198,54 @@ class DatabaseMetadata(_WithProperties):
 
 
 class SchemaMetadata(_WithProperties):
+    """The optional second level of a source: a schema, or a BigQuery dataset."""
+
     database: str
     name: str
+    container_type: ContainerType = ContainerType.SCHEMA
     comment: str | None = None
     owner: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
 
+class ObservedType(_Model):
+    """One type seen for an inferred field, with the share of its occurrences that had it."""
+
+    native_type: str
+    data_type: DataType = DataType.UNKNOWN
+    share: Annotated[float, Field(ge=0, le=1)]
+
+
+class FieldInference(_Model):
+    """How a field of an inferred schema (sampled documents, messages or files) was observed.
+
+    `presence` is the share of the `sample_size` sampled records in which the field appeared (for a
+    field inside an array of records, of the records that had that array); `types` lists each type
+    seen with its share of the field's occurrences, most frequent first. `declared` marks a field
+    that a declared schema (a MongoDB validator, say) also names.
+    """
+
+    sample_size: Annotated[int, Field(ge=0)]
+    presence: Annotated[float, Field(ge=0, le=1)]
+    types: list[ObservedType] = Field(default_factory=list)
+    declared: bool = False
+
+
+MAX_FIELD_DEPTH = 64
+"""Deepest nesting a field may have (BigQuery allows 15; connectors cut deeper or recursive schemas
+themselves, with a warning)."""
+
+
 class ColumnMetadata(_WithProperties):
+    """A field: a table's column, or a member nested inside one.
+
+    `children` are the members of a STRUCT / RECORD / document; for an ARRAY (a repeated field) the
+    members of each element's record; for a MAP the members of its values. The exact type, nested
+    arrays included, stays in `native_type`. `ordinal` counts from 1 among siblings. `inference` is
+    set only for fields of an inferred schema.
+    """
+
     name: str
     ordinal: Annotated[int, Field(ge=1)]
     native_type: str
@@ -167,6 +254,24 @@ class ColumnMetadata(_WithProperties):
     default: str | None = None
     is_primary_key: bool = False
     comment: str | None = None
+    children: tuple[ColumnMetadata, ...] = ()
+    inference: FieldInference | None = None
+
+    @field_validator("children")
+    @classmethod
+    def _children_form_a_tree(
+        cls, children: tuple[ColumnMetadata, ...]
+    ) -> tuple[ColumnMetadata, ...]:
+        # Runs only for fields given children: flat columns, the bulk of every source, pay nothing.
+        _check_siblings(None, children)
+        if _height(children) >= MAX_FIELD_DEPTH:
+            raise ValueError(f"fields are nested deeper than {MAX_FIELD_DEPTH} levels")
+        return children
+
+    @property
+    def repeated(self) -> bool:
+        """An array (BigQuery REPEATED, a MongoDB array, Spark ARRAY): children describe each element."""
+        return self.data_type is DataType.ARRAY
 
 
 class ConstraintMetadata(_Model):
@@ -217,9 +322,19 @@ class TableMetadata(_WithProperties):
     constraints: list[ConstraintMetadata] = Field(default_factory=list)
     indexes: list[IndexMetadata] = Field(default_factory=list)
 
+    @field_validator("columns")
+    @classmethod
+    def _unique_column_names(cls, columns: list[ColumnMetadata]) -> list[ColumnMetadata]:
+        _check_siblings(None, columns)  # nested levels are checked by ColumnMetadata itself
+        return columns
+
     @property
     def path(self) -> tuple[str, ...]:
         return asset_path(self.database, self.schema_name, self.name)
+
+    def iter_fields(self) -> Iterator[tuple[str, str | None, int, ColumnMetadata]]:
+        """Every field, depth first in ordinal order: (path, parent path, depth, field)."""
+        return iter_fields(self.columns)
 
 
 class RoutineMetadata(_WithProperties):
@@ -261,6 +376,26 @@ class ExtractionError(_Model):
     retryable: bool = False
     severity: Severity = Severity.ERROR
     code: str | None = None
+
+
+class ExtractionBatch(_Model):
+    """A part of a source's metadata, handed over while extraction goes on.
+
+    A batch is complete in itself: a table never spans two batches, and a batch holds the
+    containers its objects need unless an earlier batch did. Errors ride in the batch that met them.
+    """
+
+    databases: list[DatabaseMetadata] = Field(default_factory=list)
+    schemas: list[SchemaMetadata] = Field(default_factory=list)
+    tables: list[TableMetadata] = Field(default_factory=list)
+    routines: list[RoutineMetadata] = Field(default_factory=list)
+    errors: list[ExtractionError] = Field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (
+            f"ExtractionBatch(databases={len(self.databases)}, schemas={len(self.schemas)}, "
+            f"tables={len(self.tables)}, routines={len(self.routines)}, errors={len(self.errors)})"
+        )
 
 
 class ExtractionResult(_Model):
@@ -307,6 +442,37 @@ class ExtractionResult(_Model):
     @property
     def warnings(self) -> list[ExtractionError]:
         return [e for e in self.errors if e.severity is Severity.WARNING]
+
+    def as_batch(self) -> ExtractionBatch:
+        return ExtractionBatch(
+            databases=self.databases,
+            schemas=self.schemas,
+            tables=self.tables,
+            routines=self.routines,
+            errors=self.errors,
+        )
+
+    @classmethod
+    def from_batches(
+        cls, connector_type: str, started_at: datetime, batches: Iterable[ExtractionBatch]
+    ) -> ExtractionResult:
+        """One result holding every batch (for callers that want the whole source at once)."""
+        whole = ExtractionBatch()
+        for batch in batches:
+            whole.databases.extend(batch.databases)
+            whole.schemas.extend(batch.schemas)
+            whole.tables.extend(batch.tables)
+            whole.routines.extend(batch.routines)
+            whole.errors.extend(batch.errors)
+        return cls.build(
+            connector_type,
+            started_at,
+            databases=whole.databases,
+            schemas=whole.schemas,
+            tables=whole.tables,
+            routines=whole.routines,
+            errors=whole.errors,
+        )
 
     @classmethod
     def build(
@@ -366,3 +532,122 @@ def _quote(part: str) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Field paths --------------------------------------------------------------------------------------
+#
+# A nested field is addressed by the names from its top-level column down, joined with dots, each
+# quoted as in `qualified_name` when it is not a plain identifier. A repeated (array) field's
+# children follow `[]`, a map's children `{}`: `address.city`, `items[].sku`, `tags{}.value`,
+# `"a.b"[]."x[]"`. Markers are never inside quotes, so names holding dots or brackets survive.
+
+ARRAY_MARKER = "[]"
+MAP_MARKER = "{}"
+
+
+def child_marker(field: ColumnMetadata) -> str:
+    """What separates a field from its children in their paths: `[]`, `{}` or nothing."""
+    if field.data_type is DataType.ARRAY:
+        return ARRAY_MARKER
+    if field.data_type is DataType.MAP:
+        return MAP_MARKER
+    return ""
+
+
+def field_path(parent_path: str | None, parent_marker: str, name: str) -> str:
+    """The path of field `name` under `parent_path` (None for a top-level column)."""
+    if parent_path is None:
+        return _quote(name)
+    return f"{parent_path}{parent_marker}.{_quote(name)}"
+
+
+class FieldPathError(ValueError):
+    pass
+
+
+def split_field_path(path: str) -> list[tuple[str, str]]:
+    """The (name, marker) steps of a field path, the inverse of `field_path`.
+
+    `items[].sku` -> [("items", "[]"), ("sku", "")]. Raises FieldPathError for a malformed path.
+    """
+    steps: list[tuple[str, str]] = []
+    position, end = 0, len(path)
+    while True:
+        if position < end and path[position] == '"':
+            closing = position + 1
+            name_chars = []
+            while True:
+                quote = path.find('"', closing)
+                if quote < 0:
+                    raise FieldPathError(f"unterminated quote in field path {path!r}")
+                name_chars.append(path[closing:quote])
+                if path.startswith('""', quote):
+                    name_chars.append('"')
+                    closing = quote + 2
+                    continue
+                position = quote + 1
+                break
+            name = "".join(name_chars)
+        else:
+            match = _PLAIN.match(path, position)
+            if match is None:
+                raise FieldPathError(f"expected a field name at offset {position} of {path!r}")
+            name, position = match.group(), match.end()
+        marker = ""
+        for candidate in (ARRAY_MARKER, MAP_MARKER):
+            if path.startswith(candidate, position):
+                marker, position = candidate, position + len(candidate)
+                break
+        steps.append((name, marker))
+        if position == end:
+            if marker:
+                raise FieldPathError(f"field path {path!r} ends with {marker!r} and no child")
+            return steps
+        if path[position] != ".":
+            raise FieldPathError(f"expected '.' at offset {position} of {path!r}")
+        position += 1
+
+
+def iter_fields(
+    columns: Sequence[ColumnMetadata],
+) -> Iterator[tuple[str, str | None, int, ColumnMetadata]]:
+    """Every field under `columns`, depth first in given order: (path, parent path, depth, field).
+
+    Depth is 0 for top-level columns; a field's children come before its next sibling. Raises
+    ValueError past MAX_FIELD_DEPTH, which also stops a cycle made by mutating fields after
+    validation.
+    """
+    for column in columns:
+        path = _quote(column.name)
+        yield path, None, 0, column
+        if column.children:
+            yield from _fields_below(path, column, 1)
+
+
+def _fields_below(
+    path: str, column: ColumnMetadata, depth: int
+) -> Iterator[tuple[str, str | None, int, ColumnMetadata]]:
+    if depth >= MAX_FIELD_DEPTH:
+        raise ValueError(f"field {path} is nested deeper than {MAX_FIELD_DEPTH} levels")
+    marker = child_marker(column)
+    for child in column.children:
+        child_path = field_path(path, marker, child.name)
+        yield child_path, path, depth, child
+        if child.children:
+            yield from _fields_below(child_path, child, depth + 1)
+
+
+def _height(fields: Sequence[ColumnMetadata]) -> int:
+    """Levels of fields below and including `fields` (1 for flat ones)."""
+    return 1 + max((_height(f.children) for f in fields if f.children), default=0)
+
+
+def _check_siblings(parent_path: str | None, siblings: Sequence[ColumnMetadata]) -> None:
+    if len({column.name for column in siblings}) == len(siblings):
+        return
+    seen: set[str] = set()
+    for column in siblings:
+        if column.name in seen:
+            where = f"under {parent_path}" if parent_path else "among siblings"
+            raise ValueError(f"duplicate field name {column.name!r} {where}")
+        seen.add(column.name)

@@ -13,17 +13,25 @@ from metadata_pipelines.models import (
     ColumnMetadata,
     ConstraintMetadata,
     ConstraintType,
+    ContainerType,
     DatabaseMetadata,
+    DataType,
+    ExtractionBatch,
     ExtractionError,
     ExtractionResult,
     ExtractionStatus,
+    FieldInference,
+    FieldPathError,
+    ObservedType,
     RoutineMetadata,
     RoutineType,
     SchemaMetadata,
     Severity,
     TableMetadata,
     TableType,
+    field_path,
     qualified_name,
+    split_field_path,
 )
 
 STARTED = datetime(2026, 1, 1, tzinfo=UTC)
@@ -194,3 +202,171 @@ def test_result_round_trips_through_json():
         errors=[ExtractionError(scope=("db", "t"), message="m", code="c", retryable=True)],
     )
     assert ExtractionResult.model_validate_json(result.model_dump_json()) == result
+
+
+# Nested fields ----------------------------------------------------------------------------------
+
+
+def _field(name: str, ordinal: int = 1, **extra) -> ColumnMetadata:
+    return ColumnMetadata(name=name, ordinal=ordinal, native_type=extra.pop("t", "string"), **extra)
+
+
+def _nested_table() -> TableMetadata:
+    """STRUCT<a: INT, b: ARRAY<STRUCT<c: STRING>>>, a map of structs, and awkward names."""
+    b = _field(
+        "b",
+        2,
+        t="array<struct<c:string>>",
+        data_type=DataType.ARRAY,
+        children=[_field("c")],
+    )
+    s = _field(
+        "s", 1, t="struct<...>", data_type=DataType.STRUCT, children=[_field("a", 1, t="int"), b]
+    )
+    m = _field(
+        "m",
+        2,
+        t="map<string,struct<x:int>>",
+        data_type=DataType.MAP,
+        children=[_field("x", 1, t="int")],
+    )
+    odd = _field(
+        "a.b", 3, t="struct<...>", data_type=DataType.STRUCT, children=[_field('x[]"y', 1)]
+    )
+    return TableMetadata(database="db", name="t", columns=[s, m, odd])
+
+
+def test_every_nested_field_has_a_path_its_parent_path_and_depth():
+    fields = [(path, parent, depth) for path, parent, depth, _ in _nested_table().iter_fields()]
+    assert fields == [
+        ("s", None, 0),
+        ("s.a", "s", 1),
+        ("s.b", "s", 1),
+        ("s.b[].c", "s.b", 2),
+        ("m", None, 0),
+        ("m{}.x", "m", 1),
+        ('"a.b"', None, 0),
+        ('"a.b"."x[]""y"', '"a.b"', 1),
+    ]
+    struct = _nested_table().columns[0]
+    assert (struct.repeated, struct.children[1].repeated) == (False, True)  # an ARRAY repeats
+
+
+def test_field_paths_split_back_into_their_steps_whatever_the_names_hold():
+    for path, _, _, field in _nested_table().iter_fields():
+        steps = split_field_path(path)
+        assert steps[-1][0] == field.name
+        rebuilt = None
+        marker = ""
+        for name, next_marker in steps:
+            rebuilt = field_path(rebuilt, marker, name)
+            marker = next_marker
+        assert rebuilt == path
+
+
+@pytest.mark.parametrize("bad", ["", "a.", ".a", "a..b", '"open', "a[]", "a b", "a[].", "a]"])
+def test_malformed_field_paths_are_refused_with_the_offset(bad):
+    with pytest.raises(FieldPathError, match=r"field path|offset|quote"):
+        split_field_path(bad)
+
+
+def test_duplicate_sibling_fields_are_refused_at_any_level():
+    with pytest.raises(ValidationError, match="duplicate field name 'c' among siblings"):
+        TableMetadata(
+            database="db",
+            name="t",
+            columns=[
+                _field(
+                    "s",
+                    data_type=DataType.STRUCT,
+                    children=[
+                        _field(
+                            "b", data_type=DataType.ARRAY, children=[_field("c"), _field("c", 2)]
+                        )
+                    ],
+                )
+            ],
+        )
+    with pytest.raises(ValidationError, match="duplicate field name 'x' among siblings"):
+        TableMetadata(database="db", name="t", columns=[_field("x"), _field("x", 2)])
+
+
+def test_fields_nested_deeper_than_the_limit_are_refused_clearly():
+    from metadata_pipelines.models import MAX_FIELD_DEPTH
+
+    field = _field("leaf")
+    for level in range(MAX_FIELD_DEPTH - 1):
+        field = _field(f"f{level}", data_type=DataType.STRUCT, children=[field])
+    table = TableMetadata(database="db", name="t", columns=[field])  # exactly at the limit
+    assert max(depth for _, _, depth, _ in table.iter_fields()) == MAX_FIELD_DEPTH - 1
+    with pytest.raises(ValidationError, match=f"nested deeper than {MAX_FIELD_DEPTH} levels"):
+        for level in range(MAX_FIELD_DEPTH, MAX_FIELD_DEPTH + 2):
+            field = _field(f"f{level}", data_type=DataType.STRUCT, children=[field])
+
+
+def test_a_field_made_its_own_descendant_stops_the_walk_instead_of_looping():
+    inner = _field("inner", data_type=DataType.STRUCT, children=[_field("x")])
+    outer = _field("outer", data_type=DataType.STRUCT, children=[inner])
+    inner.children = (outer,)  # a cycle is only possible by mutating after validation
+    table = TableMetadata.model_construct(database="db", name="t", columns=[outer])
+    with pytest.raises(ValueError, match="nested deeper than"):
+        list(table.iter_fields())
+
+
+def test_nested_fields_redact_secret_looking_properties_too():
+    table = TableMetadata(
+        database="db",
+        name="t",
+        columns=[
+            _field(
+                "s",
+                data_type=DataType.STRUCT,
+                children=[_field("c", properties={"api_key": "k", "unit": "m"})],
+            )
+        ],
+    )
+    assert table.columns[0].children[0].properties == {"api_key": REDACTED, "unit": "m"}
+
+
+def test_inferred_fields_carry_presence_and_type_shares():
+    field = _field(
+        "age",
+        t="int|string",
+        inference=FieldInference(
+            sample_size=1000,
+            presence=0.98,
+            types=[
+                ObservedType(native_type="int", data_type=DataType.INTEGER, share=0.9),
+                ObservedType(native_type="string", data_type=DataType.STRING, share=0.1),
+            ],
+        ),
+    )
+    assert field.inference is not None and field.inference.presence == 0.98
+    with pytest.raises(ValidationError, match="share"):
+        ObservedType(native_type="int", share=1.5)
+    with pytest.raises(ValidationError, match="presence"):
+        FieldInference(sample_size=10, presence=-0.1)
+
+
+def test_non_relational_assets_are_tables_and_containers_of_their_own_kind():
+    topic = TableMetadata(database="prod-cluster", name="orders", table_type=TableType.TOPIC)
+    collection = TableMetadata(database="shop", name="carts", table_type=TableType.COLLECTION)
+    files = TableMetadata(database="lake", name="events", table_type=TableType.FILE_DATASET)
+    assert {t.table_type.asset_type for t in (topic, collection, files)} == {AssetType.TABLE}
+    bucket = DatabaseMetadata(name="lake", container_type=ContainerType.BUCKET)
+    dataset = SchemaMetadata(database="proj", name="sales", container_type=ContainerType.DATASET)
+    assert (bucket.container_type, dataset.container_type) == ("bucket", "dataset")
+
+
+def test_batches_gather_into_one_result_with_the_status_of_the_whole():
+    batches = [
+        ExtractionBatch(databases=[DatabaseMetadata(name="a")], tables=[_table()]),
+        ExtractionBatch(
+            databases=[DatabaseMetadata(name="b")],
+            errors=[ExtractionError(scope=("b",), message="denied")],
+        ),
+    ]
+    result = ExtractionResult.from_batches("x", STARTED, batches)
+    assert [d.name for d in result.databases] == ["a", "b"]
+    assert result.status is ExtractionStatus.PARTIAL
+    assert result.as_batch().tables == result.tables

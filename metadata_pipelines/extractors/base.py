@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from metadata_pipelines.extractors.errors import ConfigurationError, ExtractorError, scrub
-from metadata_pipelines.models import AssetType, ExtractionResult
+from metadata_pipelines.models import AssetType, ExtractionBatch, ExtractionResult, utcnow
 
 
 class ConnectorConfig(BaseModel):
@@ -48,22 +48,42 @@ class BaseMetadataExtractor(ABC):
     """Reads metadata from one data source.
 
     Subclasses set `connector_type`, `config_model` and `credentials_model`, and implement
-    `get_supported_asset_types`, `check_connection` and `extract_metadata`. They know nothing of
-    Dagster or the catalog database.
+    `get_supported_asset_types`, `check_connection`, and `stream_metadata` or `extract_metadata`
+    (each is built on the other). They know nothing of Dagster or the catalog database.
+
+    Large sources implement `stream_metadata`: the sync persists each batch as it arrives, so memory
+    is bounded by a batch (a database, a schema, or a few thousand tables), not by the source.
 
     Whole-source failures are raised as `ExtractorError` subclasses (permanent or transient); failures
-    confined to one database, schema or table are returned in `ExtractionResult.errors`.
+    confined to one database, schema or table are returned in the errors of the result or batch.
     """
 
     connector_type: ClassVar[str]
     config_model: ClassVar[type[ConnectorConfig]] = ConnectorConfig
     credentials_model: ClassVar[type[ConnectorCredentials]] = NoCredentials
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        base = BaseMetadataExtractor
+        if cls.stream_metadata is base.stream_metadata and (
+            cls.extract_metadata is base.extract_metadata
+        ):
+            # Only abstract intermediates may leave both out; checked when instantiated.
+            cls._implements_extraction = False
+        else:
+            cls._implements_extraction = True
+
+    _implements_extraction: ClassVar[bool] = False
+
     def __init__(
         self,
         config: Mapping[str, Any] | ConnectorConfig,
         credentials: Mapping[str, Any] | ConnectorCredentials | None = None,
     ) -> None:
+        if not self._implements_extraction:
+            raise TypeError(
+                f"{type(self).__name__} must implement stream_metadata or extract_metadata"
+            )
         self.config = self.parse_config(config)
         self.credentials = self.parse_credentials(credentials or {})
 
@@ -97,9 +117,22 @@ class BaseMetadataExtractor(ABC):
     async def check_connection(self) -> None:
         """Connect and authenticate, raising a classified `ExtractorError` when that fails."""
 
-    @abstractmethod
     async def extract_metadata(self) -> ExtractionResult:
-        """Read all metadata in scope; scoped failures go into the result's errors."""
+        """Read all metadata in scope; scoped failures go into the result's errors.
+
+        The seed's contract. By default every batch of `stream_metadata`, gathered.
+        """
+        started = utcnow()
+        batches = [batch async for batch in self.stream_metadata()]
+        return ExtractionResult.from_batches(self.connector_type, started, batches)
+
+    async def stream_metadata(self) -> AsyncIterator[ExtractionBatch]:
+        """Read all metadata in scope as a sequence of self-contained batches.
+
+        A table never spans two batches. By default one batch of what `extract_metadata` returns.
+        """
+        result = await self.extract_metadata()
+        yield result.as_batch()
 
     async def test_connection(self) -> tuple[bool, str | None]:
         """The seed's contract: (True, None) when the source answers, else (False, a message)."""
