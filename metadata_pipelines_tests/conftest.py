@@ -22,6 +22,8 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from metadata_pipelines_tests.support.local_server import unavailable
+
 MYSQL_URL = os.environ.get(
     "METADATA_PIPELINES_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"
 )
@@ -29,7 +31,6 @@ POSTGRES_URL = os.environ.get(
     "METADATA_PIPELINES_TEST_POSTGRES_URL",
     "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
 )
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def _require_server(url: str, what: str) -> sa.Engine:
@@ -39,10 +40,7 @@ def _require_server(url: str, what: str) -> sa.Engine:
             connection.execute(sa.text("SELECT 1"))
     except Exception as error:
         engine.dispose()
-        message = f"{what} is not reachable at {sa.make_url(url).render_as_string()}: {error}"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable(f"{what} is not reachable at {sa.make_url(url).render_as_string()}: {error}")
     return engine
 
 
