@@ -179,6 +179,8 @@ class ConstraintType(StrEnum):
     UNIQUE = "unique"
     FOREIGN_KEY = "foreign_key"
     CHECK = "check"
+    #: PostgreSQL EXCLUDE: no two rows may satisfy all its operators at once.
+    EXCLUSION = "exclusion"
 
 
 class RoutineType(StrEnum):

@@ -24,6 +24,12 @@ from cryptography.fernet import Fernet
 
 from metadata_pipelines_tests.support.local_server import unavailable
 
+# Connector server fixtures, one module each, usable from every test package.
+pytest_plugins = [
+    "metadata_pipelines_tests.support.postgresql_source",
+    "metadata_pipelines_tests.support.postgresql_cluster",
+]
+
 MYSQL_URL = os.environ.get(
     "METADATA_PIPELINES_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"
 )

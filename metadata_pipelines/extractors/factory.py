@@ -26,6 +26,8 @@ class MetadataExtractorFactory:
         "mysql": "metadata_pipelines.extractors.mysql:MySQLExtractor",
         "mariadb": "metadata_pipelines.extractors.mysql:MySQLExtractor",
         "databricks": "metadata_pipelines.extractors.databricks:DatabricksExtractor",
+        "postgresql": "metadata_pipelines.extractors.postgresql:PostgreSQLExtractor",
+        "postgres": "metadata_pipelines.extractors.postgresql:PostgreSQLExtractor",
     }
 
     def __init__(self, extra: Mapping[str, type[BaseMetadataExtractor] | str] | None = None):

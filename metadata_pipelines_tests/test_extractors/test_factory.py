@@ -29,7 +29,7 @@ def test_unknown_type_lists_the_known_ones():
         MetadataExtractorFactory().create("oracle", {})
     message = str(raised.value)
     assert "unknown connector type 'oracle'" in message
-    assert "databricks, mariadb, mysql, sqlite" in message
+    assert "databricks, mariadb, mysql, postgres, postgresql, sqlite" in message
 
 
 def test_invalid_config_names_the_field_and_hides_values():
