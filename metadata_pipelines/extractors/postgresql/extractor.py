@@ -94,6 +94,9 @@ class _Outcome:
     vanished: bool = False
 
 
+_Mapped = tuple[ExtractionBatch | None, Iterator[ExtractionBatch]]
+
+
 class PostgreSQLExtractor(BaseMetadataExtractor):
     """Extracts databases, schemas, tables, partitions, views, columns (composite members nested),
     constraints, indexes, statistics, sequences and routines from PostgreSQL 12 and later."""
@@ -141,10 +144,11 @@ class PostgreSQLExtractor(BaseMetadataExtractor):
 
     async def stream_metadata(self) -> AsyncIterator[ExtractionBatch]:
         """One batch per database (or per `batch_tables` tables of a large one), in name order;
-        databases are read `max_concurrent_databases` at a time, and at most that many are held."""
+        databases are read and mapped `max_concurrent_databases` at a time, and at most that many
+        are held."""
         self.statements_per_database = {}
         listing = await asyncio.to_thread(self._list_databases)
-        pending: deque[tuple[ListedDatabase, asyncio.Future[_Outcome]]] = deque()
+        pending: deque[asyncio.Future[_Mapped]] = deque()
         waiting = iter(listing.databases)
 
         def start_next() -> None:
@@ -154,32 +158,41 @@ class PostgreSQLExtractor(BaseMetadataExtractor):
             reuse = None
             if listing.connection is not None and listed.metadata.name == _name(listing.connection):
                 reuse, listing.connection = listing.connection, None
-            future = asyncio.ensure_future(
-                asyncio.to_thread(self._read_database, listing.capabilities, listed, reuse)
+            pending.append(
+                asyncio.ensure_future(
+                    asyncio.to_thread(self._read_and_map, listing.capabilities, listed, reuse)
+                )
             )
-            pending.append((listed, future))
 
         try:
             for _ in range(self.config.max_concurrent_databases):
                 start_next()
             while pending:
-                _listed, future = pending.popleft()
-                outcome = await future
+                first, rest = await pending.popleft()
                 start_next()
-                # Built a slice at a time in the worker thread: never all of a database's models.
-                batches = self._batches(listing.capabilities, outcome)
-                while (batch := await asyncio.to_thread(next, batches, None)) is not None:
+                if first is not None:
+                    yield first
+                # Further slices are built one at a time: never all of a huge database's models.
+                while (batch := await asyncio.to_thread(next, rest, None)) is not None:
                     yield batch
         finally:
             if listing.connection is not None:
                 self._close(listing.connection)
             if pending:
                 self._cancel_all()
-                for _, future in pending:
+                for future in pending:
                     with contextlib.suppress(BaseException):
                         await future
 
     # Blocking parts, run in worker threads ------------------------------------------------------
+
+    def _read_and_map(
+        self, caps: queries.Capabilities, listed: ListedDatabase, connection: Connection | None
+    ) -> _Mapped:
+        """Read a database and build its first batch in the same worker thread, so one database's
+        mapping (CPU) overlaps the other databases' reads (server time)."""
+        batches = self._batches(caps, self._read_database(caps, listed, connection))
+        return next(batches, None), batches
 
     def _list_databases(self) -> _Listing:
         config = self.config

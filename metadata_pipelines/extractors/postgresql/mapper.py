@@ -259,7 +259,7 @@ class TypeResolver:
                 native_type=native_type,
                 data_type=facts.family,
                 comment=comment or None,
-                children=facts.children,
+                **({"children": facts.children} if facts.children else {}),
             )
             member.properties.update(facts.properties)
             if collation is not None:
@@ -315,8 +315,8 @@ def select_relations(
         kind, is_partition = row[3], row[5]
         if kind in ("v", "m") and not config.include_views:
             continue
-        if kind == "S" and not config.include_sequences:
-            continue
+        if kind == "S" and (not config.include_sequences or row[31] is not None):
+            continue  # a sequence owned by a column (serial, identity) is that column's detail
         if is_partition and not config.include_partitions:
             continue  # folded into its parent's `partitions`
         if config.wants_table(database, schemas[row[1]], row[2]):
@@ -494,7 +494,6 @@ class DatabaseContents:
 
     def _sequence(self, row: Row) -> dict[str, Any]:
         data_type, start, increment, minimum, maximum, cache, cycle = row[24:31]
-        owner_schema, owner_table, owner_column = row[31:34]
         properties = {
             "data_type": data_type,
             "start": start,
@@ -504,8 +503,6 @@ class DatabaseContents:
             "cache": cache,
             "cycle": bool(cycle),
         }
-        if owner_table is not None:
-            properties["owned_by"] = f"{owner_schema}.{owner_table}.{owner_column}"
         return properties
 
     def _volume(self, oid: int) -> tuple[int | None, int, int]:
@@ -571,7 +568,7 @@ class DatabaseContents:
     def _activity(self, oid: int) -> dict[str, Any]:
         seq_scan, idx_scan, vacuum, autovacuum, analyze, autoanalyze = self.selection.relations[
             oid
-        ][34:40]
+        ][32:38]
         activity: dict[str, Any] = {"seq_scan": seq_scan, "idx_scan": idx_scan}
         for key, value in (
             ("last_vacuum", vacuum),
@@ -611,7 +608,9 @@ class DatabaseContents:
                 nullable=not (not_null or domain_not_null),
                 default=None if generated else default,
                 comment=comment or None,
-                children=facts.children,
+                # Only when there are any: the tree check runs for every column given children,
+                # and was a third of the mapping's CPU time when given an empty tuple.
+                **({"children": facts.children} if facts.children else {}),
             )
             # Set after validation: fixed keys (COLUMN_PROPERTY_KEYS and the type's), so the
             # models' secret-key redaction has nothing to do; test_postgresql_mapper checks them.

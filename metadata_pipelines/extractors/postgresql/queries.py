@@ -123,7 +123,7 @@ SELECT c.oid, c.relnamespace, c.relname, c.relkind, c.relpersistence, c.relispar
         WHERE i.indrelid = c.oid),
        fs.srvname, fdw.fdwname, ft.ftoptions,
        format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache,
-       s.seqcycle, owner_ns.nspname, owner_rel.relname, owner_att.attname,
+       s.seqcycle, owned.refobjid,
        {stats}
 FROM pg_class c
 LEFT JOIN pg_description d
@@ -139,10 +139,6 @@ LEFT JOIN pg_depend owned
   ON c.relkind = 'S' AND owned.classid = 'pg_class'::regclass AND owned.objid = c.oid
  AND owned.refclassid = 'pg_class'::regclass AND owned.deptype IN ('a', 'i')
  AND owned.refobjsubid > 0
-LEFT JOIN pg_class owner_rel ON owner_rel.oid = owned.refobjid
-LEFT JOIN pg_namespace owner_ns ON owner_ns.oid = owner_rel.relnamespace
-LEFT JOIN pg_attribute owner_att
-  ON owner_att.attrelid = owned.refobjid AND owner_att.attnum = owned.refobjsubid
 WHERE c.relnamespace = ANY(%(schemas)s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
 """
 
