@@ -11,7 +11,7 @@ Layout:
     row-level security), orders (composite PK, deferrable FK with rules, check on a domain column,
     serial), order_lines (composite FK, cross-schema FK), bookings (exclusion constraint, BRIN, hash,
     SP-GiST indexes), events (RANGE partitioned, a LIST sub-partitioned partition with a DEFAULT,
-    and a DEFAULT partition), cities / capitals (inheritance), scratch (unlogged), a view, a view over
+    and a DEFAULT partition), cities / capitals (inheritance), scratch (unlogged, with a dropped column), a view, a view over
     a function whose callee was dropped and recreated, two materialized views (one not populated), a
     foreign table through postgres_fdw, a standalone sequence, functions (overloaded, SQL-standard
     body, SECURITY DEFINER) and a procedure;
@@ -249,7 +249,8 @@ def _main(fx: PostgresFixture) -> list[str]:
         "ANALYZE shop.events",
         "CREATE TABLE shop.cities (name text PRIMARY KEY, population int)",
         "CREATE TABLE shop.capitals (state char(2) NOT NULL) INHERITS (shop.cities)",
-        "CREATE UNLOGGED TABLE shop.scratch (k text, v text)",
+        "CREATE UNLOGGED TABLE shop.scratch (k text, doomed int, v text)",
+        "ALTER TABLE shop.scratch DROP COLUMN doomed",
         """CREATE VIEW shop.vip_customers AS
               SELECT id, email FROM shop.customers WHERE balance > 1000""",
         "COMMENT ON VIEW shop.vip_customers IS 'big spenders'",

@@ -157,6 +157,8 @@ def test_table_facts(result: ExtractionResult, postgres_source: PostgresFixture)
     scratch = table(result, postgres_source.main, "shop", "scratch")
     assert scratch.properties["persistence"] == "unlogged"
     assert scratch.row_count is None  # -1: never vacuumed or analysed
+    # The dropped column is gone; ordinals are attnum, so they keep its gap.
+    assert [(c.name, c.ordinal) for c in scratch.columns] == [("k", 1), ("v", 3)]
 
 
 def test_column_types_defaults_identity_and_generated(

@@ -13,6 +13,8 @@ from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines_tests.support.postgresql_cluster import PrivateCluster
 from metadata_pipelines_tests.support.postgresql_source import HOST, PORT, q
 
+WRONG = f"Wr0ng-{uuid.uuid4().hex[:8]}"
+
 
 @pytest.fixture
 def catalog_url(postgres_database_url):
@@ -190,14 +192,17 @@ def test_wrong_password_fails_without_retry_and_keeps_the_catalog(
     before = _snapshot(job_catalog, source.id)
     assert "postgres.public.job_probe" in before[0]
     job_catalog.data_sources.update(
-        source.id, source.tenant_id, credentials={"username": "postgres", "password": "wrong"}
+        source.id, source.tenant_id, credentials={"username": "postgres", "password": WRONG}
     )
 
-    run = _sync(source, dagster_instance, job_resources).connector_run
+    outcome = _sync(source, dagster_instance, job_resources)
+    run = outcome.connector_run
 
     assert run.status is RunStatus.FAILED
     assert run.error_code == "authentication_failed"
     assert run.attempts == 1
     assert "password authentication failed" in run.error_message
-    assert cluster.superuser_password not in run.error_message
+    assert WRONG not in run.error_message and cluster.superuser_password not in run.error_message
     assert _snapshot(job_catalog, source.id) == before
+    for record in dagster_instance.all_logs(outcome.dagster_run_id):
+        assert WRONG not in repr(record) and cluster.superuser_password not in repr(record)
