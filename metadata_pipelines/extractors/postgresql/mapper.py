@@ -180,11 +180,14 @@ class TypeResolver:
         self._cache: dict[int, TypeFacts] = {}
 
     def column_type(self, oid: int, typname: str, category: str, element: str | None) -> TypeFacts:
-        if oid < FIRST_NORMAL_OID:
-            if category == "A":
-                return TypeFacts(DataType.ARRAY)
-            return TypeFacts(type_family(typname, category))
-        return self.resolve(oid, 0)
+        cached = self._cache.get(oid)
+        if cached is not None:
+            return cached
+        if oid >= FIRST_NORMAL_OID:
+            return self.resolve(oid, 0)
+        facts = TypeFacts(DataType.ARRAY if category == "A" else type_family(typname, category))
+        self._cache[oid] = facts
+        return facts
 
     def resolve(self, oid: int, depth: int) -> TypeFacts:
         cached = self._cache.get(oid)
