@@ -144,8 +144,8 @@ class PostgreSQLExtractor(BaseMetadataExtractor):
 
     async def stream_metadata(self) -> AsyncIterator[ExtractionBatch]:
         """One batch per database (or per `batch_tables` tables of a large one), in name order;
-        databases are read and mapped `max_concurrent_databases` at a time, and at most that many
-        are held."""
+        databases are read and mapped `max_concurrent_databases` at a time, so at most that many
+        (and the one being handed over) are held."""
         self.statements_per_database = {}
         listing = await asyncio.to_thread(self._list_databases)
         pending: deque[asyncio.Future[_Mapped]] = deque()
