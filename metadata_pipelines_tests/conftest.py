@@ -24,6 +24,9 @@ from cryptography.fernet import Fernet
 
 from metadata_pipelines_tests.support.local_server import unavailable
 
+# Server fixtures of the connectors, usable from every test package.
+pytest_plugins = ["metadata_pipelines_tests.support.bigquery_server"]
+
 MYSQL_URL = os.environ.get(
     "METADATA_PIPELINES_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"
 )

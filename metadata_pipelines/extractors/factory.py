@@ -26,6 +26,7 @@ class MetadataExtractorFactory:
         "mysql": "metadata_pipelines.extractors.mysql:MySQLExtractor",
         "mariadb": "metadata_pipelines.extractors.mysql:MySQLExtractor",
         "databricks": "metadata_pipelines.extractors.databricks:DatabricksExtractor",
+        "bigquery": "metadata_pipelines.extractors.bigquery:BigQueryExtractor",
     }
 
     def __init__(self, extra: Mapping[str, type[BaseMetadataExtractor] | str] | None = None):
