@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint ui
+.PHONY: install demo test lint ui bqemulator
 
 $(BIN)/metadata-pipelines: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ install: $(BIN)/metadata-pipelines
 demo: install
 	$(BIN)/metadata-pipelines demo
 
-test: install
+# The BigQuery tests' emulator, in its own virtualenv built from pinned requirements (cached).
+bqemulator: install
+	$(BIN)/python -m metadata_pipelines_tests.support.bigquery_server
+
+test: install bqemulator
 	$(BIN)/pytest
 
 lint: install

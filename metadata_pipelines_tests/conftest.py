@@ -24,8 +24,9 @@ from cryptography.fernet import Fernet
 
 from metadata_pipelines_tests.support.local_server import unavailable
 
-# Connector server fixtures, one module each, usable from every test package.
+# Server fixtures of the connectors, usable from every test package.
 pytest_plugins = [
+    "metadata_pipelines_tests.support.bigquery_server",
     "metadata_pipelines_tests.support.postgresql_source",
     "metadata_pipelines_tests.support.postgresql_cluster",
 ]

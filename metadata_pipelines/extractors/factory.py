@@ -28,6 +28,7 @@ class MetadataExtractorFactory:
         "databricks": "metadata_pipelines.extractors.databricks:DatabricksExtractor",
         "postgresql": "metadata_pipelines.extractors.postgresql:PostgreSQLExtractor",
         "postgres": "metadata_pipelines.extractors.postgresql:PostgreSQLExtractor",
+        "bigquery": "metadata_pipelines.extractors.bigquery:BigQueryExtractor",
     }
 
     def __init__(self, extra: Mapping[str, type[BaseMetadataExtractor] | str] | None = None):
