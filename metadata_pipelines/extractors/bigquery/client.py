@@ -182,11 +182,13 @@ class BigQueryApi:
 
     # Blocking calls (run them through `run`) ------------------------------------------------------
 
-    def list_project_ids(self) -> list[str]:
+    def list_project_ids(self, max_results: int | None = None) -> list[str]:
         return [
             project.project_id
             for project in self.client.list_projects(
-                retry=self.retry, timeout=self.config.request_timeout_seconds
+                max_results=max_results,
+                retry=self.retry,
+                timeout=self.config.request_timeout_seconds,
             )
         ]
 

@@ -135,7 +135,7 @@ class BigQueryExtractor(BaseMetadataExtractor):
                     raise self._classified(error, where) from None
             else:
                 try:
-                    await api.run(api.list_project_ids)
+                    await api.run(api.list_project_ids, 1)
                 except Exception as error:
                     raise self._classified(error, "listing projects") from None
 

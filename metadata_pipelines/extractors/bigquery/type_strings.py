@@ -8,6 +8,7 @@ maps to identical models whichever path read it.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -56,7 +57,15 @@ class _Tokens:
 
 
 def parse_type(type_string: str, name: str = "") -> FieldResource:
-    """One field resource for a column `name` whose GoogleSQL type is `type_string`."""
+    """One field resource for a column `name` whose GoogleSQL type is `type_string`.
+
+    Parsed once per distinct type string (wide tables repeat a few types); do not mutate the result.
+    """
+    return _parsed(type_string, name)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed(type_string: str, name: str) -> FieldResource:
     tokens = _Tokens(type_string)
     field = _field_type(tokens, name)
     if tokens.peek() is not None:
