@@ -23,7 +23,9 @@ from metadata_pipelines.sample import create_sample_database
 from metadata_pipelines_tests.conftest import POSTGRES_URL
 from metadata_pipelines_tests.support.dagster_deployment import running_deployment, wait_for
 
-pytestmark = pytest.mark.timeout(280)
+# Generous bounds: ten runs, each a process loading the code, on a 2-core machine that other test
+# runs share; the bounds only matter when something is stuck.
+pytestmark = pytest.mark.timeout(900)
 
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
@@ -91,21 +93,21 @@ def test_daemon_and_webserver_keep_connector_runs_in_step_with_dagster(
             wait_for(
                 "the sensor to add a partition per source",
                 lambda: set(instance.get_dynamic_partitions(DATA_SOURCES_PARTITION)) == ids,
-                timeout=60,
+                timeout=120,
             )
-            wait_for("first syncs", lambda: _all_settled(instance, catalog, 3), timeout=90)
+            wait_for("first syncs", lambda: _all_settled(instance, catalog, 3), timeout=240)
 
             # 2. An application request: a pending row that the launched run adopts.
             requested, created = request_metadata_sync(shop.id, tenant, catalog=catalog)
             assert created
             assert request_metadata_sync(shop.id, tenant, catalog=catalog) == (requested, False)
-            wait_for("the requested sync", lambda: _all_settled(instance, catalog, 4), timeout=60)
+            wait_for("the requested sync", lambda: _all_settled(instance, catalog, 4), timeout=180)
 
             # 3. Two backfills over all partitions at once, through GraphQL: every source has two
             #    runs queued at the same time, and the partition limit must serialize them.
             partitions = sorted(ids)
             backfills = [deployment.launch_backfill(partitions) for _ in range(2)]
-            wait_for("the backfills", lambda: _all_settled(instance, catalog, 10), timeout=150)
+            wait_for("the backfills", lambda: _all_settled(instance, catalog, 10), timeout=420)
             wait_for(
                 "the backfills to complete",
                 lambda: all(
