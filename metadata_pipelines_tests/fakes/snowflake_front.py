@@ -15,6 +15,8 @@ fakesnow (`upstream`) and adds, with Snowflake's own response bodies and error c
 - secure views as a non-owner sees them (`is_secure` true, `text` empty);
 - SHOW's row limit (`show_row_limit`, 10,000 in Snowflake; small in tests): a SHOW in a database
   or schema, without LIMIT, whose answer is longer is refused with 090153, as Snowflake does;
+- sessions that expire (`expire_sessions`: the next statements are answered 390112, and the
+  connector's renewal request 390114, as when the master token expired too);
 - `SHOW PRIMARY | UNIQUE | IMPORTED KEYS IN DATABASE`, answered from fakesnow's `IN ACCOUNT` form
   (without the rows fakesnow adds to IMPORTED KEYS for every primary key, whose referenced side is
   empty: fakesnow cannot report foreign keys, so they are tested on recorded rows).
@@ -42,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 QUERY = "/queries/v1/query-request"
 LOGIN = "/session/v1/login-request"
+RENEW = "/session/token-request"
 _IN_DATABASE = re.compile(
     r'^\s*SHOW\s+(?P<what>.+?)\s+IN\s+(?:DATABASE|SCHEMA)\s+"(?P<db>(?:[^"]|"")+)"', re.I
 )
@@ -88,6 +91,8 @@ class SnowflakeFront:
         self.denied_databases: set[str] = set()
         self.secure_views: set[tuple[str, str, str]] = set()
         self.show_row_limit: int | None = None
+        #: Answer the next N statements with 390112, as Snowflake does when a session expired.
+        self.expire_sessions = 0
         self.statements: list[str] = []
         self.logins: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -142,6 +147,11 @@ class SnowflakeFront:
                 if answer is None:
                     self._send(handler, *self._forward(handler, raw))
                     return
+        elif path == RENEW:
+            # fakesnow cannot renew a session; Snowflake refuses to once the master token expired.
+            answer = failure(
+                "390114", "Authentication token has expired.  The user must authenticate again."
+            )
         else:
             answer = None
         if answer is not None:
@@ -250,6 +260,14 @@ class SnowflakeFront:
         sql = body.get("sqlText", "")
         with self._lock:
             self.statements.append(sql)
+            if self.expire_sessions:
+                self.expire_sessions -= 1
+                return {
+                    "data": None,
+                    "code": "390112",
+                    "message": "Your session has expired. Please login again.",
+                    "success": False,
+                }
         scoped = _IN_DATABASE.match(sql)
         if scoped is not None:
             database = scoped.group("db").replace('""', '"')

@@ -105,6 +105,18 @@ def test_statements_per_database_are_constant_and_tagged(snowflake, account, sno
     assert snowflake.logins[0]["session_parameters"]["QUERY_TAG"] == QUERY_TAG
 
 
+def test_expired_session_logs_in_once_more(snowflake, account, snowflake_prefix):
+    snowflake.users = {"READER": User(password=PASSWORD)}
+    source = extractor(snowflake, snowflake_prefix, include_databases=[account["hr"]])
+    snowflake.expire_sessions = 1
+
+    result = run(source.extract_metadata())
+
+    assert result.status is ExtractionStatus.SUCCESS, result.errors
+    assert len(snowflake.logins) == 2
+    assert {t.name for t in result.tables} == {"PEOPLE"}
+
+
 def test_secure_view_definition_is_recorded_as_hidden(snowflake, account, snowflake_prefix):
     sales = account["sales"]
     snowflake.secure_views = {(sales, "CORE", "PRIVATE_ORDERS")}
@@ -181,7 +193,9 @@ def test_show_row_limit_reads_columns_from_information_schema_with_a_warehouse(
         ("CUSTOMER_ID", "NUMBER(38,0)"),
         ("TOTAL", "NUMBER(10,2)"),
     ]
-    assert any("INFORMATION_SCHEMA.COLUMNS" in s for s in snowflake.statements)
+    # The refused SHOW COLUMNS, then one INFORMATION_SCHEMA statement for the whole database.
+    assert [s for s in snowflake.statements if "INFORMATION_SCHEMA.COLUMNS" in s] != []
+    assert source.statements_per_database[sales] == PER_DATABASE + 1
 
 
 def test_patterns_select_schemas_and_tables(snowflake, account, snowflake_prefix):

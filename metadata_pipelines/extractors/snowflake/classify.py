@@ -10,8 +10,9 @@ Server codes (Snowflake's, as the connector names them in `network.py`, and its 
   temporarily locked, 390101 user disabled; 390303 / 390318 OAuth token invalid or expired:
   authentication (permanent, never retried: a retry would lock the user sooner);
 - 390189 role not granted to the user, 390201 warehouse missing or not granted: configuration;
-- 390112 session expired, 390114 master token expired: the connector renews these itself; when one
-  still escapes, it is transient (the extractor logs in once more);
+- 390112 session expired, 390114 master token expired: the connector renews the session itself;
+  when that fails (its own 252007) or one still escapes, it is transient (the extractor logs in
+  once more);
 - 002003 "does not exist or not authorized" and 003001 "insufficient privileges": a missing
   privilege, scoped to the database or schema that was being read;
 - 090153 a SHOW result over 10,000 rows (see queries.py for what the extractor does instead);
@@ -44,7 +45,8 @@ AUTHENTICATION_CODES = frozenset(
 )
 ROLE_NOT_GRANTED = 390189
 WAREHOUSE_NOT_GRANTED = 390201
-SESSION_EXPIRED_CODES = frozenset({390112, 390114})
+#: Session expired, master token expired, and the connector's own failure to renew the session.
+SESSION_EXPIRED_CODES = frozenset({390112, 390114, 252007})
 OBJECT_NOT_AUTHORIZED = 2003
 INSUFFICIENT_PRIVILEGES = 3001
 SHOW_ROW_LIMIT_EXCEEDED = 90153

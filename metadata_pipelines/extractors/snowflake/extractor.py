@@ -90,7 +90,6 @@ class SnowflakeExtractor(BaseMetadataExtractor):
         self.statements: list[str] = []
         self._lock = threading.Lock()
         self._connection: SnowflakeConnection | None = None
-        self._logins = 0
 
     @property
     def statements_sent(self) -> int:
@@ -110,7 +109,9 @@ class SnowflakeExtractor(BaseMetadataExtractor):
     async def check_connection(self) -> None:
         self._reset()
         try:
-            await asyncio.to_thread(self._show, "", "SELECT CURRENT_ROLE()", "checking the session")
+            await asyncio.to_thread(
+                self._statement, "", "SELECT CURRENT_ROLE()", "checking the session"
+            )
         finally:
             await asyncio.to_thread(self._close)
 
@@ -146,7 +147,7 @@ class SnowflakeExtractor(BaseMetadataExtractor):
     def _list_databases(self) -> list[DatabaseMetadata]:
         config = self.config
         try:
-            rows = self._show("", queries.SHOW_DATABASES, "listing databases")
+            rows = self._statement("", queries.SHOW_DATABASES, "listing databases")
         except _RowLimit:
             raise RowLimitError(
                 f"the role sees more than {queries.SHOW_ROW_LIMIT:,} databases: SHOW DATABASES "
@@ -170,8 +171,9 @@ class SnowflakeExtractor(BaseMetadataExtractor):
         except ExtractorError as error:
             if ends_the_sync(error):
                 raise
-            rows = DatabaseRows(database=database, errors=[_scoped((database.name,), error)])
-            return [ExtractionBatch(databases=[database], errors=rows.errors)]
+            return [
+                ExtractionBatch(databases=[database], errors=[_scoped((database.name,), error)])
+            ]
         return list(DatabaseMapper(rows, self.config).batches(BATCH_TABLES))
 
     def _read_rows(self, rows: DatabaseRows) -> None:
@@ -196,13 +198,21 @@ class SnowflakeExtractor(BaseMetadataExtractor):
         database = rows.database.name
         what = f"{kind.words.lower()} of database {database!r}"
         try:
-            return self._show(database, queries.in_database(kind, database), f"reading {what}")
+            return self._statement(database, queries.in_database(kind, database), f"reading {what}")
         except _RowLimit:
             if kind is queries.SCHEMAS:
                 raise RowLimitError(
                     f"database {database!r} has more than {queries.SHOW_ROW_LIMIT:,} schemas: "
-                    "SHOW SCHEMAS cannot list them; narrow it with include_schemas"
+                    "SHOW SCHEMAS cannot list them"
                 ) from None
+        if kind is queries.COLUMNS and self.config.warehouse:
+            try:
+                return self._columns_from_information_schema(database, schemas)
+            except ExtractorError as error:
+                if ends_the_sync(error):
+                    raise
+                # Too much for one statement ("Information schema query returned too much
+                # data"): one schema at a time below.
         found: list[Row] = []
         for schema in schemas:
             try:
@@ -219,10 +229,12 @@ class SnowflakeExtractor(BaseMetadataExtractor):
         found: list[Row] = []
         while True:
             try:
-                page = self._show(database, queries.in_schema(kind, database, schema, after), where)
+                page = self._statement(
+                    database, queries.in_schema(kind, database, schema, after), where
+                )
             except _RowLimit:
                 if kind is queries.COLUMNS and self.config.warehouse:
-                    return self._columns_from_information_schema(database, schema)
+                    return self._columns_from_information_schema(database, [schema])
                 hint = (
                     " (set `warehouse` to read them from INFORMATION_SCHEMA.COLUMNS instead)"
                     if kind is queries.COLUMNS
@@ -237,11 +249,10 @@ class SnowflakeExtractor(BaseMetadataExtractor):
                 return found
             after = page[-1][kind.name_column]
 
-    def _columns_from_information_schema(self, database: str, schema: str) -> list[Row]:
-        rows = self._show(
-            database,
-            queries.information_schema_columns(database, schema),
-            f"reading columns of schema {database}.{schema} from INFORMATION_SCHEMA",
+    def _columns_from_information_schema(self, database: str, schemas: list[str]) -> list[Row]:
+        where = f"reading columns of database {database!r} from INFORMATION_SCHEMA"
+        rows = self._statement(
+            database, queries.information_schema_columns(database, schemas), where
         )
         return [
             {
@@ -263,7 +274,7 @@ class SnowflakeExtractor(BaseMetadataExtractor):
 
     # The session --------------------------------------------------------------------------------
 
-    def _show(self, database: str, sql: str, where: str) -> list[Row]:
+    def _statement(self, database: str, sql: str, where: str) -> list[Row]:
         """Run one statement and return its rows as dicts with lower-case keys; every statement
         the connector sends comes here. A session that expired is renewed once."""
         for attempt in (1, 2):
@@ -272,24 +283,21 @@ class SnowflakeExtractor(BaseMetadataExtractor):
                     self.statements_per_database.get(database, 0) + 1
                 )
                 self.statements.append(sql)
+            connection = self._session()
             try:
-                connection = self._session()
                 with connection.cursor(DictCursor) as cursor:
                     cursor.execute(sql, timeout=self.config.query_timeout)
                     return [
                         {key.lower(): value for key, value in row.items()}
                         for row in cursor.fetchall()
                     ]
-            except ExtractorError:
-                raise
             except Exception as error:
                 if code_of(error) == SHOW_ROW_LIMIT_EXCEEDED:
                     raise _RowLimit from None
-                classified = self._classified(error, where)
                 if attempt == 1 and code_of(error) in SESSION_EXPIRED_CODES:
-                    self._close()
+                    self._renew(connection)
                     continue
-                raise classified from None
+                raise self._classified(error, where) from None
         raise TransientExtractorError(f"the session expired twice while {where}")
 
     def _session(self) -> SnowflakeConnection:
@@ -329,11 +337,19 @@ class SnowflakeExtractor(BaseMetadataExtractor):
             parameters["token"] = credentials.token.get_secret_value()
         who = f" as {credentials.user!r}" if credentials.user else ""
         where = f"logging in to Snowflake account {config.account!r}{who}"
-        self._logins += 1
         try:
             return snowflake.connector.connect(**parameters)
         except Exception as error:
             raise self._classified(error, where) from None
+
+    def _renew(self, expired: SnowflakeConnection) -> None:
+        """Drop an expired session so the next statement logs in again; other threads that met
+        the same expiry find it already replaced."""
+        with self._lock:
+            if self._connection is expired:
+                self._connection = None
+        with contextlib.suppress(Exception):
+            expired.close()
 
     def _close(self) -> None:
         with self._lock:

@@ -7,11 +7,14 @@ user functions and procedures, each `IN DATABASE`; views, statistics-free listin
 skipped when the config leaves them out, and a database with no schema in scope stops after the
 first.
 
-SHOW returns at most 10,000 rows: a larger answer is refused with error 090153. The extractor then
-sends that kind again once per schema in scope (`IN SCHEMA`); a schema that still exceeds the limit is
-paginated (`LIMIT 10000 FROM '<last name>'`, for the kinds that support it), read from
-`INFORMATION_SCHEMA.COLUMNS` for columns when a warehouse is configured (the only statement that may
-wake one), or else reported as an error scoped to that schema. See docs/connectors/snowflake.md.
+SHOW returns at most 10,000 rows: a larger answer is refused with error 090153. Columns are the kind
+that gets there first (20 columns a table: 500 tables); with a warehouse configured they are then
+read from the database's `INFORMATION_SCHEMA.COLUMNS` in one statement (the only statement that may
+wake a warehouse), so a database costs one statement more however large it grows. Otherwise
+(or for another kind) the refused kind is sent once per schema in scope (`IN SCHEMA`); a schema that
+still exceeds the limit is paginated (`LIMIT 10000 FROM '<last name>'`, for the kinds that support
+it), read from INFORMATION_SCHEMA for columns when a warehouse is configured, or else reported as
+an error scoped to that schema. See docs/connectors/snowflake.md.
 """
 
 from __future__ import annotations
@@ -67,12 +70,14 @@ def in_schema(kind: Kind, database: str, schema: str, after: str | None = None) 
     return sql
 
 
-def information_schema_columns(database: str, schema: str) -> str:
-    """Columns of one schema from INFORMATION_SCHEMA: needs a running warehouse (it may wake one)."""
+def information_schema_columns(database: str, schemas: list[str]) -> str:
+    """Columns of some schemas of a database from INFORMATION_SCHEMA: the fallback when SHOW COLUMNS
+    is past its row limit. Needs a running warehouse (it may wake one)."""
+    names = ", ".join(literal(schema) for schema in schemas)
     return f"""
 SELECT table_schema, table_name, column_name, ordinal_position, data_type, is_nullable,
        column_default, character_maximum_length, numeric_precision, numeric_scale, comment
 FROM {quote(database)}.INFORMATION_SCHEMA.COLUMNS
-WHERE table_schema = {literal(schema)}
-ORDER BY table_name, ordinal_position
+WHERE table_schema IN ({names})
+ORDER BY table_schema, table_name, ordinal_position
 """
