@@ -15,6 +15,7 @@ fakesnow (`upstream`) and adds, with Snowflake's own response bodies and error c
 - secure views as a non-owner sees them (`is_secure` true, `text` empty);
 - SHOW's row limit (`show_row_limit`, 10,000 in Snowflake; small in tests): a SHOW in a database
   or schema, without LIMIT, whose answer is longer is refused with 090153, as Snowflake does;
+- statement errors (`faults`: a pattern, a code, a message), such as a statement timeout;
 - sessions that expire (`expire_sessions`: the next statements are answered 390112, and the
   connector's renewal request 390114, as when the master token expired too);
 - `SHOW PRIMARY | UNIQUE | IMPORTED KEYS IN DATABASE`, answered from fakesnow's `IN ACCOUNT` form
@@ -93,6 +94,8 @@ class SnowflakeFront:
         self.show_row_limit: int | None = None
         #: Answer the next N statements with 390112, as Snowflake does when a session expired.
         self.expire_sessions = 0
+        #: Statements matching a pattern are answered with that Snowflake error (code, message).
+        self.faults: list[tuple[str, str, str]] = []
         self.statements: list[str] = []
         self.logins: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -268,6 +271,9 @@ class SnowflakeFront:
                     "message": "Your session has expired. Please login again.",
                     "success": False,
                 }
+        for pattern, code, message in self.faults:
+            if re.search(pattern, sql, re.I):
+                return failure(code, message, "57014")
         scoped = _IN_DATABASE.match(sql)
         if scoped is not None:
             database = scoped.group("db").replace('""', '"')

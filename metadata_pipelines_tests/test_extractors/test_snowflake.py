@@ -117,6 +117,33 @@ def test_expired_session_logs_in_once_more(snowflake, account, snowflake_prefix)
     assert {t.name for t in result.tables} == {"PEOPLE"}
 
 
+def test_statement_timeout_is_scoped_to_its_database(snowflake, account, snowflake_prefix):
+    sales = account["sales"]
+    snowflake.faults = [
+        (
+            f'SHOW COLUMNS IN DATABASE "{sales}"',
+            "000630",
+            "Statement reached its statement or warehouse timeout of 600 second(s) and was "
+            "canceled.",
+        )
+    ]
+
+    result = run(extractor(snowflake, snowflake_prefix).extract_metadata())
+
+    assert result.status is ExtractionStatus.PARTIAL
+    [error] = result.errors
+    assert (error.scope, error.code, error.retryable) == ((sales,), "timeout", True)
+    assert {t.name for t in result.tables} == {"PEOPLE"}
+
+
+def test_oauth_token_login(snowflake, account, snowflake_prefix):
+    token = "oauth-access-token-3b9c"
+    source = extractor(snowflake, snowflake_prefix, {"token": token})
+
+    assert run(source.test_connection()) == (True, None)
+    assert snowflake.logins[-1]["authenticator"] == "OAUTH"
+
+
 def test_secure_view_definition_is_recorded_as_hidden(snowflake, account, snowflake_prefix):
     sales = account["sales"]
     snowflake.secure_views = {(sales, "CORE", "PRIVATE_ORDERS")}
