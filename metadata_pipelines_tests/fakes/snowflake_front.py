@@ -15,6 +15,7 @@ fakesnow (`upstream`) and adds, with Snowflake's own response bodies and error c
 - secure views as a non-owner sees them (`is_secure` true, `text` empty);
 - SHOW's row limit (`show_row_limit`, 10,000 in Snowflake; small in tests): a SHOW in a database
   or schema, without LIMIT, whose answer is longer is refused with 090153, as Snowflake does;
+- statement errors (`faults`: a pattern, a code, a message), such as a statement timeout;
 - sessions that expire (`expire_sessions`: the next statements are answered 390112, and the
   connector's renewal request 390114, as when the master token expired too);
 - `SHOW PRIMARY | UNIQUE | IMPORTED KEYS IN DATABASE`, answered from fakesnow's `IN ACCOUNT` form
@@ -53,6 +54,12 @@ _KEYS_IN_DATABASE = re.compile(
     re.I,
 )
 _LIMIT = re.compile(r"\sLIMIT\s+\d+", re.I)
+#: SHOW STREAMS' output columns, as Snowflake documents them.
+STREAM_COLUMNS = (
+    "created_on", "name", "database_name", "schema_name", "owner", "comment", "table_name",
+    "source_type", "base_tables", "type", "stale", "mode", "stale_after", "invalid_reason",
+    "owner_role_type",
+)  # fmt: skip
 
 
 def failure(code: str, message: str, sqlstate: str = "08001") -> dict[str, Any]:
@@ -93,6 +100,10 @@ class SnowflakeFront:
         self.show_row_limit: int | None = None
         #: Answer the next N statements with 390112, as Snowflake does when a session expired.
         self.expire_sessions = 0
+        #: Rows of SHOW STREAMS (fakesnow has no streams), keyed by STREAM_COLUMNS.
+        self.streams: list[dict[str, str]] = []
+        #: Statements matching a pattern are answered with that Snowflake error (code, message).
+        self.faults: list[tuple[str, str, str]] = []
         self.statements: list[str] = []
         self.logins: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -268,6 +279,9 @@ class SnowflakeFront:
                     "message": "Your session has expired. Please login again.",
                     "success": False,
                 }
+        for pattern, code, message in self.faults:
+            if re.search(pattern, sql, re.I):
+                return failure(code, message, "57014")
         scoped = _IN_DATABASE.match(sql)
         if scoped is not None:
             database = scoped.group("db").replace('""', '"')
@@ -279,6 +293,8 @@ class SnowflakeFront:
                     "authorized.",
                     "02000",
                 )
+        if scoped is not None and scoped.group("what").upper() == "STREAMS":
+            return self._answer_streams(handler, body, scoped.group("db").replace('""', '"'))
         keys = _KEYS_IN_DATABASE.match(sql)
         if keys is not None:
             sent = dict(body, sqlText=f"SHOW {keys.group('what')} KEYS IN ACCOUNT")
@@ -329,6 +345,22 @@ class SnowflakeFront:
         data["total"] = table.num_rows
         return answer
 
+    def _answer_streams(self, handler, body: dict[str, Any], database: str) -> dict[str, Any]:
+        """SHOW STREAMS from `streams`, answered by fakesnow as a query of literal rows (so the
+        body is fakesnow's own, with Snowflake's row types)."""
+        names = ", ".join(f'"{c}"' for c in STREAM_COLUMNS)
+        rows = [r for r in self.streams if r.get("database_name") == database]
+        if not rows:
+            nulls = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in STREAM_COLUMNS)
+            sql = f"SELECT {nulls} WHERE 1 = 0"
+        else:
+            values = ", ".join(
+                "(" + ", ".join(_literal(r.get(c)) for c in STREAM_COLUMNS) + ")" for r in rows
+            )
+            sql = f"SELECT * FROM (VALUES {values}) AS t({names})"
+        _, content, _ = self._forward(handler, b"", json.dumps(dict(body, sqlText=sql)).encode())
+        return json.loads(content)
+
     def _secure(self, table: pa.Table) -> pa.Table:
         names = table.schema.names
         rows = table.to_pylist()
@@ -354,3 +386,9 @@ def _keep(table: pa.Table, column: str, values: set[str]) -> pa.Table:
 def _drop_empty(table: pa.Table, column: str) -> pa.Table:
     mask = [bool(value) for value in table.column(column).to_pylist()]
     return table.filter(pa.array(mask, pa.bool_()))
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL::VARCHAR"
+    return "'" + str(value).replace("'", "''") + "'"

@@ -15,6 +15,7 @@ from metadata_pipelines.extractors.snowflake.extractor import QUERY_TAG
 from metadata_pipelines.models import DataType, ExtractionStatus, Severity, TableType
 from metadata_pipelines_tests.fakes.snowflake_front import User
 from metadata_pipelines_tests.support.local_server import free_port
+from metadata_pipelines_tests.support.snowflake_server import run as run_sql
 from metadata_pipelines_tests.test_extractors.snowflake_support import (
     PASSWORD,
     extractor,
@@ -115,6 +116,71 @@ def test_expired_session_logs_in_once_more(snowflake, account, snowflake_prefix)
     assert result.status is ExtractionStatus.SUCCESS, result.errors
     assert len(snowflake.logins) == 2
     assert {t.name for t in result.tables} == {"PEOPLE"}
+
+
+def test_statement_timeout_is_scoped_to_its_database(snowflake, account, snowflake_prefix):
+    sales = account["sales"]
+    snowflake.faults = [
+        (
+            f'SHOW COLUMNS IN DATABASE "{sales}"',
+            "000630",
+            "Statement reached its statement or warehouse timeout of 600 second(s) and was "
+            "canceled.",
+        )
+    ]
+
+    result = run(extractor(snowflake, snowflake_prefix).extract_metadata())
+
+    assert result.status is ExtractionStatus.PARTIAL
+    [error] = result.errors
+    assert (error.scope, error.code, error.retryable) == ((sales,), "timeout", True)
+    assert {t.name for t in result.tables} == {"PEOPLE"}
+
+
+def test_stages_and_streams_on_request(fakesnow, snowflake, account, snowflake_prefix):
+    sales = account["sales"]
+    run_sql(
+        fakesnow,
+        f"CREATE STAGE {sales}.CORE.LANDING COMMENT = 'raw files'",
+        f"CREATE STAGE {sales}.CORE.LAKE URL = 's3://lake/orders/'",
+    )
+    snowflake.streams = [
+        {"name": "ORDERS_CHANGES", "database_name": sales, "schema_name": "CORE",
+         "owner": "SYSADMIN", "comment": "", "table_name": f"{sales}.CORE.ORDERS",
+         "source_type": "Table", "base_tables": f"{sales}.CORE.ORDERS", "type": "DELTA",
+         "stale": "false", "mode": "APPEND_ONLY", "owner_role_type": "ROLE"}
+    ]  # fmt: skip
+    default = extractor(snowflake, snowflake_prefix, include_databases=[sales])
+    source = extractor(
+        snowflake, snowflake_prefix, include_databases=[sales], include_stages=True,
+        include_streams=True,
+    )  # fmt: skip
+
+    assert {t.table_type for t in run(default.extract_metadata()).tables} <= {
+        TableType.TABLE, TableType.VIEW
+    }  # fmt: skip
+    result = run(source.extract_metadata())
+
+    assert result.status is ExtractionStatus.SUCCESS, result.errors
+    assert source.statements_per_database[sales] == PER_DATABASE + 2
+    kinds = {t.name: (t.table_type, t.native_type, t.properties) for t in result.tables}
+    assert kinds["LANDING"][:2] == (TableType.STAGE, "INTERNAL STAGE")
+    assert kinds["LAKE"][:2] == (TableType.STAGE, "EXTERNAL STAGE")
+    assert kinds["LAKE"][2]["url"] == "s3://lake/orders/"
+    assert kinds["ORDERS_CHANGES"] == (
+        TableType.STREAM,
+        "STREAM",
+        {"source": f"{sales}.CORE.ORDERS", "source_type": "Table", "mode": "APPEND_ONLY",
+         "stale": False},
+    )  # fmt: skip
+
+
+def test_oauth_token_login(snowflake, account, snowflake_prefix):
+    token = "oauth-access-token-3b9c"
+    source = extractor(snowflake, snowflake_prefix, {"token": token})
+
+    assert run(source.test_connection()) == (True, None)
+    assert snowflake.logins[-1]["authenticator"] == "OAUTH"
 
 
 def test_secure_view_definition_is_recorded_as_hidden(snowflake, account, snowflake_prefix):

@@ -58,6 +58,8 @@ class SnowflakeConfig(ConnectorConfig):
     include_views: bool = True
     include_statistics: bool = True
     include_routines: bool = True
+    include_stages: bool = False
+    include_streams: bool = False
     include_shared_databases: bool = False
     include_information_schema: bool = False
     max_concurrent_databases: Annotated[int, Field(ge=1, le=32)] = 4

@@ -73,7 +73,8 @@ class _RowLimit(Exception):
 
 class SnowflakeExtractor(BaseMetadataExtractor):
     """Extracts databases, schemas, tables (every kind), views and materialized views, columns
-    (structured types nested), primary / unique / foreign keys and user functions and procedures."""
+    (structured types nested), primary / unique / foreign keys, user functions and procedures, and
+    on request stages and streams."""
 
     connector_type: ClassVar[str] = "snowflake"
     config_model = SnowflakeConfig
@@ -192,6 +193,10 @@ class SnowflakeExtractor(BaseMetadataExtractor):
         if config.include_routines:
             rows.functions = self._read_kind(rows, queries.FUNCTIONS, schemas)
             rows.procedures = self._read_kind(rows, queries.PROCEDURES, schemas)
+        if config.include_stages:
+            rows.stages = self._read_kind(rows, queries.STAGES, schemas)
+        if config.include_streams:
+            rows.streams = self._read_kind(rows, queries.STREAMS, schemas)
 
     def _read_kind(self, rows: DatabaseRows, kind: queries.Kind, schemas: list[str]) -> list[Row]:
         """One SHOW command for the database; past the row limit, one per schema in scope."""

@@ -82,6 +82,8 @@ class DatabaseRows:
     imported_keys: list[Row] = field(default_factory=list)
     functions: list[Row] = field(default_factory=list)
     procedures: list[Row] = field(default_factory=list)
+    stages: list[Row] = field(default_factory=list)
+    streams: list[Row] = field(default_factory=list)
     errors: list[ExtractionError] = field(default_factory=list)
 
 
@@ -152,6 +154,14 @@ class DatabaseMapper:
                 view = self._view(row)
                 if view is not None and view.schema_name in wanted:
                     relations[(view.schema_name, view.name)] = view
+        for row in self.rows.stages:
+            stage = self._stage(row)
+            if stage is not None and stage.schema_name in wanted:
+                relations[(stage.schema_name, stage.name)] = stage
+        for row in self.rows.streams:
+            stream = self._stream(row)
+            if stream is not None and stream.schema_name in wanted:
+                relations[(stream.schema_name, stream.name)] = stream
         self._attach_columns(relations)
         self._attach_keys(relations)
         return [relations[key] for key in sorted(relations)]
@@ -209,6 +219,55 @@ class DatabaseMapper:
             view_definition=text,
             created_at=_time(row.get("created_on")),
             properties=properties,
+        )
+
+    def _stage(self, row: Row) -> TableMetadata | None:
+        """A stage: a named location of files (internal, or external at `url`); no columns."""
+        schema, name = row["schema_name"], row["name"]
+        if not self._wanted(schema, name):
+            return None
+        kind = str(row.get("type") or "INTERNAL").upper()
+        properties: dict[str, Any] = {
+            "url": row.get("url") or None,
+            "cloud": row.get("cloud") or None,
+            "region": row.get("region") or None,
+            "storage_integration": row.get("storage_integration") or None,
+            "directory_enabled": _flag(row.get("directory_enabled")),
+        }
+        return TableMetadata(
+            database=self.name,
+            schema_name=schema,
+            name=name,
+            table_type=TableType.STAGE,
+            native_type=f"{kind} STAGE",
+            comment=row.get("comment") or None,
+            owner=row.get("owner") or None,
+            created_at=_time(row.get("created_on")),
+            properties={k: v for k, v in properties.items() if v is not None},
+        )
+
+    def _stream(self, row: Row) -> TableMetadata | None:
+        """A stream: the change records of a table or view (its columns are not listed by SHOW)."""
+        schema, name = row["schema_name"], row["name"]
+        if not self._wanted(schema, name):
+            return None
+        properties: dict[str, Any] = {
+            "source": row.get("table_name") or None,
+            "source_type": row.get("source_type") or None,
+            "mode": row.get("mode") or None,
+            "stale": _flag(row.get("stale")),
+            "invalid_reason": row.get("invalid_reason") or None,
+        }
+        return TableMetadata(
+            database=self.name,
+            schema_name=schema,
+            name=name,
+            table_type=TableType.STREAM,
+            native_type="STREAM",
+            comment=row.get("comment") or None,
+            owner=row.get("owner") or None,
+            created_at=_time(row.get("created_on")),
+            properties={k: v for k, v in properties.items() if v is not None},
         )
 
     # Columns ------------------------------------------------------------------------------------

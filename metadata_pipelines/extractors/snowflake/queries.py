@@ -3,9 +3,9 @@ never wake a warehouse.
 
 Per sync one `SHOW DATABASES`. Per database, whatever the number of tables, at most nine:
 schemas, tables, views, columns, primary keys, unique keys, foreign keys (`SHOW IMPORTED KEYS`),
-user functions and procedures, each `IN DATABASE`; views, statistics-free listing and routines are
-skipped when the config leaves them out, and a database with no schema in scope stops after the
-first.
+user functions and procedures, each `IN DATABASE`; views and routines are skipped when the config
+leaves them out, stages and streams (one statement each) read only when it asks for them, and a
+database with no schema in scope stops after the first.
 
 SHOW returns at most 10,000 rows: a larger answer is refused with error 090153. Columns are the kind
 that gets there first (20 columns a table: 500 tables); with a warehouse configured they are then
@@ -53,6 +53,8 @@ UNIQUE_KEYS = Kind("UNIQUE KEYS", paginates=False)
 IMPORTED_KEYS = Kind("IMPORTED KEYS", paginates=False)
 FUNCTIONS = Kind("USER FUNCTIONS", paginates=True)
 PROCEDURES = Kind("PROCEDURES", paginates=True)
+STAGES = Kind("STAGES", paginates=False)
+STREAMS = Kind("STREAMS", paginates=False)
 
 SHOW_DATABASES = "SHOW DATABASES"
 
