@@ -323,6 +323,39 @@ class ConnectorRunRepository:
                 ConnectorRun.model_validate(dict(r)) for r in connection.execute(query).mappings()
             ]
 
+    def page(
+        self,
+        tenant_id: str,
+        data_source_id: str,
+        *,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[ConnectorRun]:
+        """One page of a source's runs, newest first: those older than `before` (created_at, id)."""
+        query = (
+            sa.select(connector_runs)
+            .where(
+                connector_runs.c.tenant_id == tenant_id,
+                connector_runs.c.data_source_id == data_source_id,
+            )
+            .order_by(connector_runs.c.created_at.desc(), connector_runs.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            created_at, run_id = before
+            query = query.where(
+                sa.or_(
+                    connector_runs.c.created_at < created_at,
+                    sa.and_(
+                        connector_runs.c.created_at == created_at, connector_runs.c.id < run_id
+                    ),
+                )
+            )
+        with self._engine.connect() as connection:
+            return [
+                ConnectorRun.model_validate(dict(r)) for r in connection.execute(query).mappings()
+            ]
+
     @staticmethod
     def _new_row(
         tenant_id: str | None,

@@ -34,6 +34,9 @@ def test_models_and_migrations_agree(catalog_url):
     engine = create_catalog_engine(catalog_url)
     migrate.upgrade(engine)
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        context = MigrationContext.configure(
+            connection, opts={"include_object": migrate.include_object}
+        )
+        differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
