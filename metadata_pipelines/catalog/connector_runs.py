@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
+from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
 from metadata_pipelines.catalog.schema import connector_runs, data_sources
 from metadata_pipelines.models import utcnow
@@ -44,6 +45,25 @@ class RunOutcome(BaseModel):
     finished_at: datetime | None = None
 
 
+def _lock_source(connection: sa.Connection, tenant_id: str, data_source_id: str) -> None:
+    """Serialize writers of one source's runs until the transaction ends: a row lock on PostgreSQL;
+    on SQLite, which ignores FOR UPDATE, a no-op write as the transaction's first statement takes
+    the database's write lock (later writers wait for it, within the busy timeout)."""
+    owned = (data_sources.c.id == data_source_id, data_sources.c.tenant_id == tenant_id)
+    if connection.dialect.name == "sqlite":
+        found = connection.execute(
+            data_sources.update().where(*owned).values(id=data_sources.c.id)
+        ).rowcount
+    else:
+        found = connection.execute(
+            sa.select(data_sources.c.id).where(*owned).with_for_update()
+        ).first()
+    if not found:
+        raise DataSourceNotFound(
+            f"data source {data_source_id!r} not found for tenant {tenant_id!r}"
+        )
+
+
 class ConnectorRunRepository:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
@@ -53,15 +73,12 @@ class ConnectorRunRepository:
     ) -> tuple[ConnectorRun, bool]:
         """A pending run for the application to poll; (existing run, False) if one is active.
 
-        The check and the insert share a transaction that locks the data-source row on
-        PostgreSQL, so two concurrent requests cannot both create one.
+        The check and the insert share a transaction that first locks the data source, so
+        concurrent requests (the HTTP API's, the sensor's) cannot both create one. Raises
+        DataSourceNotFound if the tenant has no such source.
         """
         with self._engine.begin() as connection:
-            connection.execute(
-                sa.select(data_sources.c.id)
-                .where(data_sources.c.id == data_source_id, data_sources.c.tenant_id == tenant_id)
-                .with_for_update()
-            )
+            _lock_source(connection, tenant_id, data_source_id)
             active = (
                 connection.execute(
                     sa.select(connector_runs)

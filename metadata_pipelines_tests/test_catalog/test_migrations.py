@@ -40,3 +40,11 @@ def test_models_and_migrations_agree(catalog_url):
         differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_postgresql_gets_a_trigram_index_for_asset_search(postgres_database_url):
+    engine = create_catalog_engine(postgres_database_url)
+    migrate.upgrade(engine)
+    indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("assets")}
+    engine.dispose()
+    assert "ix_assets_qualified_name_trgm" in indexes
