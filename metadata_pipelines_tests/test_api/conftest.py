@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -50,10 +51,9 @@ def api_catalog(api_catalog_url: str, api_secret_key: str) -> Iterator[CatalogDa
     catalog.dispose()
 
 
-@pytest.fixture(scope="session")
-def api_server(
-    api_catalog: CatalogDatabase, api_catalog_url: str, api_secret_key: str, tmp_path_factory
-) -> Iterator[LocalServer]:
+@contextmanager
+def running_api(catalog_url: str, secret_key: str, home: Path, **env: str) -> Iterator[LocalServer]:
+    """`metadata-pipelines api` (two workers) on a free port, serving `catalog_url`."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     server = LocalServer(
@@ -68,16 +68,29 @@ def api_server(
         ],
         ready=lambda: httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200,
         env={
-            "METADATA_PIPELINES_HOME": str(tmp_path_factory.mktemp("api_home")),
-            "METADATA_PIPELINES_CATALOG_URL": api_catalog_url,
-            "METADATA_PIPELINES_SECRET_KEY": api_secret_key,
-            "METADATA_PIPELINES_DAGSTER_UI_URL": DAGSTER_UI_URL + "/",
+            "METADATA_PIPELINES_HOME": str(home),
+            "METADATA_PIPELINES_CATALOG_URL": catalog_url,
+            "METADATA_PIPELINES_SECRET_KEY": secret_key,
             "METADATA_PIPELINES_API_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+            **env,
         },
         startup_timeout=120,
     )
     server.base_url = base_url  # type: ignore[attr-defined]
     with running(server):
+        yield server
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    api_catalog: CatalogDatabase, api_catalog_url: str, api_secret_key: str, tmp_path_factory
+) -> Iterator[LocalServer]:
+    with running_api(
+        api_catalog_url,
+        api_secret_key,
+        tmp_path_factory.mktemp("api_home"),
+        METADATA_PIPELINES_DAGSTER_UI_URL=DAGSTER_UI_URL + "/",
+    ) as server:
         yield server
 
 
