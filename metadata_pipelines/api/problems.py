@@ -79,13 +79,6 @@ def problem_response(problem: ApiProblem) -> JSONResponse:
     )
 
 
-def not_found(what: str, identifier: str) -> ApiProblem:
-    """The same answer whether the id does not exist or belongs to another tenant."""
-    return ApiProblem(
-        404, f"{what}_not_found", "Not found", f"no {what.replace('_', ' ')} {identifier}"
-    )
-
-
 def _validation_problem(error: RequestValidationError) -> ApiProblem:
     errors = error.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
