@@ -44,6 +44,7 @@ def create_app(
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         lifespan=lifespan,
+        responses=problems.PROBLEM_RESPONSES,
     )
     app.state.api = ApiState(
         catalog=catalog, dagster_ui_url=dagster_ui_url or settings.dagster_ui_url()

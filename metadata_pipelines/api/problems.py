@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from metadata_pipelines.catalog.browse import AssetNotFound
@@ -34,6 +35,25 @@ _HTTP_CODES = {
     406: ("not_acceptable", "Not acceptable"),
     413: ("body_too_large", "Request body too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
+}
+
+
+class Problem(BaseModel):
+    """The problem document, for the OpenAPI description."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    code: str
+    errors: list[dict[str, Any]] | None = None
+
+
+# Every operation documents its errors as problem documents (this also replaces FastAPI's default
+# 422 "HTTPValidationError" schema, which is not what this API answers).
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": Problem, "description": "A client error: see `code`"},
+    "5XX": {"model": Problem, "description": "A server error: see `code`"},
 }
 
 
@@ -124,7 +144,8 @@ def _domain_problem(error: Exception) -> ApiProblem:
 
 
 def install(app: FastAPI) -> None:
-    """Answer every error of `app` with a problem document."""
+    """Answer every error of `app` with a problem document, and say so in its OpenAPI document."""
+    _document_problems(app)
 
     async def on_problem(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ApiProblem)
@@ -160,3 +181,19 @@ def install(app: FastAPI) -> None:
     ):
         app.add_exception_handler(domain_error, on_domain)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def _document_problems(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for operations in generate()["paths"].values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status in PROBLEM_RESPONSES and "application/json" in content:
+                            response["content"] = {PROBLEM_JSON: content["application/json"]}
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

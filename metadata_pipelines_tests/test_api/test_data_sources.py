@@ -256,6 +256,9 @@ def test_openapi_document_and_docs_are_served(api_server):
         "/api/v1/assets/{asset_id}",
     } <= set(spec["paths"])
     assert "ApiKey" in spec["components"]["securitySchemes"]
+    run = spec["paths"]["/api/v1/data_sources/{source_id}/run"]["post"]["responses"]
+    assert set(run) == {"200", "202", "4XX", "5XX"}
+    assert run["4XX"]["content"]["application/problem+json"]["schema"]["$ref"].endswith("Problem")
     docs = httpx.get(f"{base}/api/v1/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
