@@ -134,15 +134,25 @@ class AssetOut(BaseModel):
 
 
 class FieldOut(BaseModel):
+    """A column (`depth` 0) or a field nested in one (a STRUCT member, an array element's field),
+    listed depth first: each field is followed by the fields nested in it."""
+
+    path: str = Field(description="Field path: `address.city`, `items[].sku`; a column's name.")
+    parent_path: str | None
+    depth: int
     name: str
-    ordinal: int
+    ordinal: int = Field(description="Position among its siblings, from 1.")
     native_type: str
     data_type: str
     nullable: bool
+    repeated: bool = Field(description="An array: its nested fields describe each element.")
     default_value: str | None
     is_primary_key: bool
     description: str | None
     properties: dict[str, Any]
+    inference: dict[str, Any] | None = Field(
+        description="For a field of an inferred schema: sample size, presence, observed types."
+    )
 
 
 class AssetStatistics(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import groupby
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -11,6 +12,7 @@ from metadata_pipelines.catalog.records import Asset, AssetDetail, AssetField
 from metadata_pipelines.catalog.schema import asset_fields, assets
 
 RELATION_TYPES = ("table", "view")
+F = TypeVar("F", bound=Any)  # a field row or record: has .path and .parent_path
 LIKE_ESCAPE = "\\"
 
 
@@ -21,7 +23,8 @@ class AssetNotFound(LookupError):
 def live_tables(
     engine: sa.Engine, tenant_id: str, data_source_id: str
 ) -> list[tuple[sa.Row, Sequence[sa.Row]]]:
-    """Tables and views that are not deleted, each with its live columns in ordinal order."""
+    """Tables and views that are not deleted, each with its live fields in tree order: columns by
+    ordinal, each followed by the fields nested in it."""
     query = (
         sa.select(
             assets.c.id,
@@ -29,6 +32,9 @@ def live_tables(
             assets.c.asset_type,
             assets.c.details,
             asset_fields.c.name,
+            asset_fields.c.path,
+            asset_fields.c.parent_path,
+            asset_fields.c.depth,
             asset_fields.c.native_type,
             asset_fields.c.nullable,
             asset_fields.c.is_primary_key,
@@ -49,10 +55,24 @@ def live_tables(
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [
-        (group[0], [row for row in group if row.name is not None])
+        (group[0], _tree_order([row for row in group if row.name is not None]))
         for _, grouped in groupby(rows, key=lambda row: row.id)
         for group in [list(grouped)]
     ]
+
+
+def _tree_order(fields: list[F]) -> list[F]:
+    """Depth first: a field's children (already in ordinal order) right after it."""
+    children: dict[str | None, list[F]] = {}
+    for field in fields:
+        children.setdefault(field.parent_path, []).append(field)
+    ordered: list[F] = []
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        field = stack.pop()
+        ordered.append(field)
+        stack.extend(reversed(children.get(field.path, [])))
+    return ordered
 
 
 _ASSET_COLUMNS = tuple(assets.c[name] for name in Asset.model_fields)
@@ -105,7 +125,8 @@ def asset_page(
 
 
 def asset_detail(engine: sa.Engine, tenant_id: str, asset_id: str) -> AssetDetail:
-    """One asset of the tenant with its details and live fields; raises AssetNotFound."""
+    """One asset of the tenant with its details and live fields, nested ones included, in tree
+    order (each column followed by the fields nested in it); raises AssetNotFound."""
     with engine.connect() as connection:
         row = (
             connection.execute(
@@ -127,6 +148,5 @@ def asset_detail(engine: sa.Engine, tenant_id: str, asset_id: str) -> AssetDetai
             )
             .order_by(asset_fields.c.ordinal)
         ).mappings()
-        return AssetDetail.model_validate(
-            {**row, "fields": [AssetField.model_validate(dict(f)) for f in fields]}
-        )
+        records = [AssetField.model_validate(dict(f)) for f in fields]
+        return AssetDetail.model_validate({**row, "fields": _tree_order(records)})

@@ -218,18 +218,14 @@ class MetadataPersistenceService:
                 sa.select(
                     asset_fields.c.id,
                     asset_fields.c.asset_id,
-                    asset_fields.c.name,
+                    asset_fields.c.path,
+                    asset_fields.c.parent_path,
                     asset_fields.c.native_type,
                     asset_fields.c.content_hash,
                     asset_fields.c.deleted_at,
                 ).where(asset_fields.c.asset_id.in_(chunk))
             ):
-                stored[(row.asset_id, row.name)] = row
-        # Columns of a new or restored table are not listed one by one: the table is.
-        listed = {
-            asset_id for asset_id, _, old in work if old is not None and old.deleted_at is None
-        }
-        names = {asset_id: item.qualified_name for asset_id, item, _ in work}
+                stored[(row.asset_id, row.path)] = row
         protected = {
             asset_id for asset_id, item, _ in work if _covered(item.path, protected_scopes)
         }
@@ -237,17 +233,22 @@ class MetadataPersistenceService:
         def desired() -> Iterator[tuple[tuple[str, str], str, dict[str, Any]]]:
             for asset_id, item, _ in work:
                 for values in item.fields or ():
-                    # Hashed only here: an unchanged table's hash already covers its columns.
+                    # Hashed only here: an unchanged table's hash already covers its fields.
                     values["content_hash"] = content_hash(values)
-                    yield (asset_id, values["name"]), values["content_hash"], values
+                    yield (asset_id, values["path"]), values["content_hash"], values
 
         diff = diff_rows(stored, desired(), keep=lambda key, _: key[0] in protected)
         _count(stats.fields, diff)
+        _summarize_fields(stats.changes, work, diff)
+        ids = {key: row.id for key, row in stored.items()}
+        ids.update((key, new_id()) for key, _ in diff.added)
         inserts = []
-        for (asset_id, name), values in diff.added:
+        for (asset_id, path), values in diff.added:
+            parent_path = values["parent_path"]
             # Completed in place: a first sync holds tens of thousands of these.
             values.update(
-                id=new_id(),
+                id=ids[(asset_id, path)],
+                parent_id=None if parent_path is None else ids[(asset_id, parent_path)],
                 tenant_id=tenant_id,
                 data_source_id=data_source_id,
                 asset_id=asset_id,
@@ -256,19 +257,6 @@ class MetadataPersistenceService:
                 deleted_at=None,
             )
             inserts.append(values)
-            if asset_id in listed:
-                stats.changes.add("columns_added", f"{names[asset_id]}.{name}")
-        for (asset_id, name), _, _ in diff.restored:
-            if asset_id in listed:
-                stats.changes.add("columns_added", f"{names[asset_id]}.{name}")
-        for (asset_id, name), values, old in diff.changed:
-            if old.native_type != values["native_type"]:
-                stats.changes.add(
-                    "columns_retyped",
-                    f"{names[asset_id]}.{name}: {old.native_type} -> {values['native_type']}",
-                )
-        for (asset_id, name), _ in diff.removed:
-            stats.changes.add("columns_removed", f"{names[asset_id]}.{name}")
         insert_rows(connection, asset_fields, inserts)
         updates = [
             {**values, "b_id": old.id, "updated_at": now}
@@ -296,6 +284,40 @@ class MetadataPersistenceService:
                 .values(deleted_at=now, updated_at=now)
             ).rowcount
         return deleted
+
+
+def _summarize_fields(
+    changes: ChangeSummary, work: list[tuple[str, DesiredAsset, Any]], diff: RowDiff
+) -> None:
+    """Fields added, removed and retyped in tables that were there before (a new or restored
+    table is listed itself). A sub-tree added or removed is listed once, by its top field."""
+    listed = {asset_id for asset_id, _, old in work if old is not None and old.deleted_at is None}
+    names = {asset_id: item.qualified_name for asset_id, item, _ in work}
+
+    def report(kind: str, parents: dict[tuple[str, str], str | None]) -> None:
+        nested: dict[tuple[str, str], int] = {}
+        for key in parents:
+            top = key
+            while (parent := parents[top]) is not None and (top[0], parent) in parents:
+                top = (top[0], parent)
+            nested[top] = nested.get(top, -1) + 1
+        for (asset_id, path), count in nested.items():
+            if asset_id in listed:
+                more = f" (with {count} nested field{'s' * (count > 1)})" if count else ""
+                changes.add(kind, f"{names[asset_id]}.{path}{more}")
+
+    report(
+        "columns_added",
+        {key: values["parent_path"] for key, values in diff.added}
+        | {key: values["parent_path"] for key, values, _ in diff.restored},
+    )
+    report("columns_removed", {key: old.parent_path for key, old in diff.removed})
+    for (asset_id, path), values, old in diff.changed:
+        if old.native_type != values["native_type"] and asset_id in listed:
+            changes.add(
+                "columns_retyped",
+                f"{names[asset_id]}.{path}: {old.native_type} -> {values['native_type']}",
+            )
 
 
 def _count(counts: ChangeCounts, diff: RowDiff) -> None:
@@ -349,15 +371,17 @@ _UPDATE_ASSET = (
     .where(assets.c.id == sa.bindparam("b_id"))
     .values({name: sa.bindparam(name) for name in _ASSET_CONTENT} | {"deleted_at": None})
 )
-_FIELD_CONTENT = (
+_FIELD_CONTENT = (  # path, and so name, parent and depth, identify the row: never updated
     "ordinal",
     "native_type",
     "data_type",
     "nullable",
     "default_value",
     "is_primary_key",
+    "repeated",
     "description",
     "properties",
+    "inference",
     "content_hash",
     "updated_at",
 )

@@ -95,20 +95,27 @@ class Asset(_Record):
 
 
 class AssetField(_Record):
+    """A column (depth 0) or a field nested in one; `path` is its models.field_path."""
+
+    path: str
+    parent_path: str | None
+    depth: int
     name: str
     ordinal: int
     native_type: str
     data_type: str
     nullable: bool
+    repeated: bool
     default_value: str | None
     is_primary_key: bool
     description: str | None
     properties: dict[str, Any]
+    inference: dict[str, Any] | None
 
 
 class AssetDetail(Asset):
     """An asset with everything stored about it: `details` (constraints, indexes, statistics and
-    connector-specific facts, as extracted) and its live fields in ordinal order."""
+    connector-specific facts, as extracted) and its live fields in tree order."""
 
     details: dict[str, Any]
     fields: list[AssetField]

@@ -11,6 +11,7 @@ from metadata_pipelines.models import (
     ConstraintMetadata,
     ConstraintType,
     DatabaseMetadata,
+    DataType,
     ExtractionResult,
     IndexMetadata,
     SchemaMetadata,
@@ -39,6 +40,25 @@ def _result() -> ExtractionResult:
                 ),
                 ColumnMetadata(name="customer_id", ordinal=2, native_type="bigint"),
                 ColumnMetadata(name="note", ordinal=3, native_type="text", comment="free text"),
+                ColumnMetadata(
+                    name="items",
+                    ordinal=4,
+                    native_type="ARRAY<STRUCT<sku STRING, price STRUCT<amount NUMERIC>>>",
+                    data_type=DataType.ARRAY,
+                    children=(
+                        ColumnMetadata(name="sku", ordinal=1, native_type="STRING"),
+                        ColumnMetadata(
+                            name="price",
+                            ordinal=2,
+                            native_type="STRUCT<amount NUMERIC>",
+                            data_type=DataType.STRUCT,
+                            children=(
+                                ColumnMetadata(name="amount", ordinal=1, native_type="NUMERIC"),
+                            ),
+                        ),
+                    ),
+                ),
+                ColumnMetadata(name="total", ordinal=5, native_type="numeric"),
             ],
             constraints=[
                 ConstraintMetadata(
@@ -144,11 +164,20 @@ def test_one_asset_with_fields_constraints_indexes_and_statistics(client, synced
     detail = client.get(f"/api/v1/assets/{orders['id']}").json()
     assert detail["name"] == "orders"
     assert detail["table_type"] == "table"
-    assert [(f["name"], f["ordinal"], f["native_type"]) for f in detail["fields"]] == [
-        ("id", 1, "bigint"),
-        ("customer_id", 2, "bigint"),
-        ("note", 3, "text"),
+    assert [(f["path"], f["parent_path"], f["depth"], f["ordinal"]) for f in detail["fields"]] == [
+        ("id", None, 0, 1),
+        ("customer_id", None, 0, 2),
+        ("note", None, 0, 3),
+        ("items", None, 0, 4),
+        ("items[].sku", "items", 1, 1),
+        ("items[].price", "items", 1, 2),
+        ("items[].price.amount", "items[].price", 2, 1),
+        ("total", None, 0, 5),
     ]
+    items = detail["fields"][3]
+    assert (items["repeated"], items["data_type"]) == (True, "array")
+    assert detail["fields"][6]["native_type"] == "NUMERIC"
+    assert detail["fields"][6]["inference"] is None
     assert detail["fields"][0]["is_primary_key"] is True
     assert detail["fields"][0]["nullable"] is False
     assert detail["fields"][2]["description"] == "free text"
