@@ -62,7 +62,10 @@ def test_models_and_migrations_agree(catalog_url):
     engine = create_catalog_engine(catalog_url)
     migrate.upgrade(engine)
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        context = MigrationContext.configure(
+            connection, opts={"include_object": migrate.include_object}
+        )
+        differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
 
@@ -248,3 +251,11 @@ def test_0003_downgrades_to_top_level_columns(catalog_url):
     assert "path" not in columns and "name" in columns
     migrate.upgrade(engine)
     engine.dispose()
+
+
+def test_postgresql_gets_a_trigram_index_for_asset_search(postgres_database_url):
+    engine = create_catalog_engine(postgres_database_url)
+    migrate.upgrade(engine)
+    indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("assets")}
+    engine.dispose()
+    assert "ix_assets_qualified_name_trgm" in indexes
