@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -20,32 +21,48 @@ _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
-COPY_ROWS = 5_000  # rows per COPY: bounds the text buffer held in memory at once
+COPY_ROWS = 5_000  # rows per COPY (or executemany): bounds what is held in memory at once
 
 
-def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def insert_rows(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Insert `rows`: dicts with the same keys in the same order, or tuples of `columns`' values
+    (what a large first sync uses: a tuple takes a fraction of a dict's memory)."""
     if not rows:
         return
-    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2":
-        for start in range(0, len(rows), COPY_ROWS):
-            _copy(connection, table, rows[start : start + COPY_ROWS])
-    else:
-        connection.execute(table.insert(), rows)
+    if columns is None:
+        dicts = cast(Sequence[Mapping[str, Any]], rows)
+        columns = list(dicts[0])
+        rows = [tuple(row.values()) for row in dicts]
+    tuples = cast(Sequence[Sequence[Any]], rows)
+    copy = connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2"
+    for start in range(0, len(tuples), COPY_ROWS):
+        chunk = tuples[start : start + COPY_ROWS]
+        if copy:
+            _copy(connection, table, columns, chunk)
+        else:
+            connection.execute(
+                table.insert(), [dict(zip(columns, row, strict=True)) for row in chunk]
+            )
 
 
-def _copy(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    columns = list(rows[0])
-    json_columns = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
+def _copy(
+    connection: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    is_json = [isinstance(table.c[name].type, sa.JSON) for name in columns]
     buffer = io.StringIO()
     for row in rows:
         buffer.write(
             "\t".join(
-                _text(
-                    json.dumps(row[name])
-                    if name in json_columns and row[name] is not None
-                    else row[name]
-                )
-                for name in columns
+                _text(json.dumps(value) if json_column and value is not None else value)
+                for value, json_column in zip(row, is_json, strict=True)
             )
         )
         buffer.write("\n")
