@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -56,14 +57,11 @@ def _copy(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
 ) -> None:
-    is_json = [isinstance(table.c[name].type, sa.JSON) for name in columns]
+    convert = [_converter(table.c[name].type) for name in columns]
     buffer = io.StringIO()
     for row in rows:
         buffer.write(
-            "\t".join(
-                _text(json.dumps(value) if json_column and value is not None else value)
-                for value, json_column in zip(row, is_json, strict=True)
-            )
+            "\t".join([to_text(value) for to_text, value in zip(convert, row, strict=True)])
         )
         buffer.write("\n")
     buffer.seek(0)
@@ -75,17 +73,40 @@ def _copy(
         cursor.close()
 
 
+def _converter(column_type: sa.types.TypeEngine) -> Callable[[Any], str]:
+    if isinstance(column_type, sa.JSON):
+        return _json_text
+    if isinstance(column_type, sa.DateTime):
+        return _datetime_text
+    return _text
+
+
+def _json_text(value: Any) -> str:
+    return "\\N" if value is None else _text(json.dumps(value))
+
+
+@lru_cache(maxsize=64)
+def _datetime_text(value: datetime | None) -> str:
+    """A persist stamps every row with the same few times: each is formatted once."""
+    return "\\N" if value is None else value.isoformat()
+
+
 def _text(value: Any) -> str:
     """One value in COPY's text format."""
-    if value is None:
+    if type(value) is str:  # the common case first
+        text = value
+    elif value is None:
         return "\\N"
-    if value is True:
+    elif value is True:
         return "t"
-    if value is False:
+    elif value is False:
         return "f"
-    if isinstance(value, datetime):
+    elif type(value) is int:
+        return str(value)
+    elif isinstance(value, datetime):
         return value.isoformat()
-    text = str(value)
+    else:
+        text = str(value)
     if _NEEDS_ESCAPE.search(text) is None:
         return text
     return _NEEDS_ESCAPE.sub(lambda match: _ESCAPES[match.group()], text)

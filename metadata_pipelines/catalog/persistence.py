@@ -302,16 +302,18 @@ def _summarize_fields(
                 top = (top[0], parent)
             nested[top] = nested.get(top, -1) + 1
         for (asset_id, path), count in nested.items():
-            if asset_id in listed:
-                more = f" (with {count} nested field{'s' * (count > 1)})" if count else ""
-                changes.add(kind, f"{names[asset_id]}.{path}{more}")
+            more = f" (with {count} nested field{'s' * (count > 1)})" if count else ""
+            changes.add(kind, f"{names[asset_id]}.{path}{more}")
 
     report(
         "columns_added",
-        {key: values.parent_path for key, (values, _) in diff.added}
-        | {key: values.parent_path for key, (values, _), _ in diff.restored},
+        {key: values.parent_path for key, (values, _) in diff.added if key[0] in listed}
+        | {key: values.parent_path for key, (values, _), _ in diff.restored if key[0] in listed},
     )
-    report("columns_removed", {key: old.parent_path for key, old in diff.removed})
+    report(
+        "columns_removed",
+        {key: old.parent_path for key, old in diff.removed if key[0] in listed},
+    )
     for (asset_id, path), (values, _), old in diff.changed:
         if old.native_type != values.native_type and asset_id in listed:
             changes.add(
