@@ -22,10 +22,19 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog
 from metadata_pipelines_tests.support.local_server import unavailable
+from metadata_pipelines_tests.test_extractors.databricks_support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TOKEN,
+)
 
-# Server fixtures of the connectors, usable from every test package.
+# Server fixtures of the connectors, usable from every test package, and the check that no test
+# leaves a process behind.
 pytest_plugins = [
+    "pytester",
+    "metadata_pipelines_tests.support.process_hygiene",
     "metadata_pipelines_tests.support.bigquery_server",
     "metadata_pipelines_tests.support.postgresql_source",
     "metadata_pipelines_tests.support.postgresql_cluster",
@@ -127,3 +136,15 @@ def embedded_home(tmp_path, monkeypatch):
     monkeypatch.delenv("METADATA_PIPELINES_SECRET_KEY", raising=False)
     monkeypatch.delenv("METADATA_PIPELINES_CATALOG_URL", raising=False)
     return tmp_path / "home"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeUnityCatalog]:
+    """An empty fake Databricks workspace accepting TOKEN and the OAuth client; asserts it never
+    drifted from the Unity Catalog API spec."""
+    server = FakeUnityCatalog(
+        tokens={TOKEN}, oauth_clients={CLIENT_ID: CLIENT_SECRET}, tables_page_size=2
+    ).start()
+    yield server
+    server.stop()
+    assert server.violations == []

@@ -13,7 +13,6 @@ from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines_tests.fakes.unity_catalog_server import Fault, column
 from metadata_pipelines_tests.test_extractors.databricks_support import (
     TOKEN,
-    fake_workspace,  # noqa: F401 (fixture)
     populate,
 )
 
