@@ -76,6 +76,20 @@ def postgres_server() -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def mysql_schema(mysql_server: sa.Engine):
+    """The MySQL connector's fixture schema (test_extractors/mysql_fixture.py), created once per test
+    module and dropped afterwards."""
+    from metadata_pipelines_tests.test_extractors.mysql_fixture import create, drop, new_fixture
+
+    fx = new_fixture()
+    try:
+        create(mysql_server, fx)
+        yield fx
+    finally:
+        drop(mysql_server, fx)
+
+
 @pytest.fixture
 def postgres_database_url(postgres_server: sa.Engine) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""

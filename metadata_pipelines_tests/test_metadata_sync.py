@@ -88,6 +88,7 @@ def sigint_ignored():
     """The process as `nohup` or `&` from a script starts it: SIGINT ignored."""
     sigint, sigterm = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # an earlier in-process run may have changed it
     yield
     signal.signal(signal.SIGINT, sigint)
     signal.signal(signal.SIGTERM, sigterm)
