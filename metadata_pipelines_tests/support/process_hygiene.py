@@ -1,8 +1,8 @@
 """A pytest plugin: a test that leaves a process behind fails, and the run fails with it.
 
 Every process the test process has started (and everything those started) that still runs after a
-test's teardown, and was not already running once its setup had finished, is reported as an error of
-that test and killed. At the end of the session, after the session fixtures' teardown, any process
+test's teardown (given a few seconds to finish exiting), and was not already running once its setup
+had finished, is reported as an error of that test and killed. At the end of the session, after the session fixtures' teardown, any process
 still running fails the run. Linux only (reads /proc).
 
 A run started in the background (`nohup`, `&` from a script) begins with SIGINT ignored; Dagster's
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 _AFTER_SETUP = pytest.StashKey[frozenset["Process"]]()
+GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,21 @@ def pytest_runtest_setup(item: pytest.Item):
         item.stash[_AFTER_SETUP] = descendants()
 
 
+def _still_running(before: frozenset[Process]) -> frozenset[Process]:
+    """Processes below this one not in `before`, given up to GRACE_SECONDS to finish exiting (a
+    server stopped by a fixture may still be winding down its children)."""
+    deadline = time.monotonic() + GRACE_SECONDS
+    left = descendants() - before
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = descendants() - before
+    return left
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     result = yield
-    left = descendants() - item.stash.get(_AFTER_SETUP, frozenset())
+    left = _still_running(item.stash.get(_AFTER_SETUP, frozenset()))
     if left:
         _kill(left)
         pytest.fail(
@@ -107,7 +120,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    left = descendants()
+    left = _still_running(frozenset())
     if left:
         _kill(left)
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
