@@ -19,7 +19,7 @@ from metadata_pipelines import settings
 from metadata_pipelines.catalog.connector_runs import ConnectorRunNotFound
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound, DuplicateDataSource
 from metadata_pipelines.catalog.database import CatalogDatabase
-from metadata_pipelines.catalog.records import ConnectorRun, DataSource
+from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStatus
 from metadata_pipelines.catalog.secrets import SecretKeyError
 from metadata_pipelines.extractors.errors import ConfigurationError
 
@@ -223,7 +223,7 @@ def sync(source: str, tenant: str) -> None:
         raise click.ClickException(str(error)) from None
     run = _run_sync(found)
     _print_run(run)
-    if run.status.value == "failed":
+    if run.status is RunStatus.FAILED:
         sys.exit(1)
 
 
@@ -328,7 +328,7 @@ def demo() -> None:
     click.echo("")
     _print_catalog(catalog, source)
     _print_run(run)
-    if run.status.value == "failed":
+    if run.status is RunStatus.FAILED:
         sys.exit(1)
 
 

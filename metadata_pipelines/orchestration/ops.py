@@ -27,7 +27,7 @@ from metadata_pipelines.extractors.errors import (
     TransientExtractorError,
     scrub,
 )
-from metadata_pipelines.models import ExtractionResult, ExtractionStatus
+from metadata_pipelines.models import ExtractionResult, ExtractionStatus, Severity
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
 from metadata_pipelines.orchestration.summary import changes_markdown
@@ -312,7 +312,7 @@ def _failed_result_error(result: ExtractionResult) -> ExtractorError:
 
 
 def _partial_message(result: ExtractionResult) -> str:
-    failed = [e for e in result.errors if e.severity.value == "error"]
+    failed = [e for e in result.errors if e.severity is Severity.ERROR]
     head = "; ".join(f"{'.'.join(e.scope) or 'source'}: {e.message}" for e in failed[:5])
     more = f" (+{len(failed) - 5} more)" if len(failed) > 5 else ""
     return f"{len(failed)} scope(s) failed: {head}{more}"

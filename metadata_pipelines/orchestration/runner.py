@@ -13,16 +13,10 @@ import dagster as dg
 
 from metadata_pipelines.catalog.records import ConnectorRun
 from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.partitions import ensure_partition
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
-
-ACTIVE_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 class SyncAlreadyRunning(RuntimeError):
@@ -63,8 +57,8 @@ def execute_sync(
     active = instance.get_runs(
         filters=dg.RunsFilter(
             job_name=metadata_sync_job.name,
-            tags={"dagster/partition": source.id},
-            statuses=ACTIVE_STATUSES,
+            tags={PARTITION_TAG: source.id},
+            statuses=list(IN_FLIGHT_STATUSES),
         ),
         limit=1,
     )

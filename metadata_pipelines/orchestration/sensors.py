@@ -22,6 +22,7 @@ from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.source_index import enabled_sources, sources_fingerprint
 from metadata_pipelines.orchestration.automation_settings import sensor_interval_seconds
+from metadata_pipelines.orchestration.dagster_api import PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.partitions import (
     DATA_SOURCES_PARTITION,
@@ -103,7 +104,7 @@ def _cancel_queued_runs(instance: dg.DagsterInstance, partition_keys: list[str])
         dg.RunsFilter(
             job_name=metadata_sync_job.name,
             statuses=[dg.DagsterRunStatus.QUEUED],
-            tags={"dagster/partition": partition_keys},
+            tags={PARTITION_TAG: partition_keys},
         )
     )
     for run in queued:

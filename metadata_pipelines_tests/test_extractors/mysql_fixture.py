@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from metadata_pipelines.extractors.mysql.queries import quote_identifier as q
+from metadata_pipelines.extractors.identifiers import backtick as q
 from metadata_pipelines_tests.conftest import MYSQL_URL
 
 _URL = sa.make_url(MYSQL_URL)

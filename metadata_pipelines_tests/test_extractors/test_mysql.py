@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
+from metadata_pipelines.extractors.identifiers import backtick as q
 from metadata_pipelines.extractors.mysql import MySQLExtractor
-from metadata_pipelines.extractors.mysql.queries import quote_identifier as q
 from metadata_pipelines.models import (
     AssetType,
     ConstraintType,
