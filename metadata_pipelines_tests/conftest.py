@@ -60,6 +60,17 @@ def _require_server(url: str, what: str) -> sa.Engine:
     return engine
 
 
+@pytest.fixture(autouse=True)
+def settings_read_afresh() -> Iterator[None]:
+    """Each test reads the environment as its fixtures set it; the product reads it once per
+    process, so a test that changes it midway calls `get_settings.cache_clear()` itself."""
+    from metadata_pipelines.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def mysql_server() -> Iterator[sa.Engine]:
     """An AUTOCOMMIT engine on the MariaDB / MySQL server, as an administrator."""

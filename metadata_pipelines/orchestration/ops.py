@@ -7,7 +7,6 @@ permanent ones raise `Failure(allow_retries=False)` so they fail at once.
 """
 
 import asyncio
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,12 +30,11 @@ from metadata_pipelines.models import ExtractionResult, ExtractionStatus, Severi
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
 from metadata_pipelines.orchestration.summary import changes_markdown
-
-RETRY_DELAY_ENV = "METADATA_PIPELINES_RETRY_DELAY_SECONDS"
+from metadata_pipelines.settings import get_settings
 
 SYNC_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3,
-    delay=float(os.environ.get(RETRY_DELAY_ENV, "5")),
+    delay=get_settings().retry_delay_seconds,
     backoff=dg.Backoff.EXPONENTIAL,
     jitter=dg.Jitter.PLUS_MINUS,
 )

@@ -24,10 +24,10 @@ from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
 from metadata_pipelines.extractors.errors import scrub
 from metadata_pipelines.orchestration import tags as run_tags
-from metadata_pipelines.orchestration.automation_settings import sensor_interval_seconds
 from metadata_pipelines.orchestration.dagster_api import PARTITION_TAG, WILL_RETRY_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.resources import CatalogResource
+from metadata_pipelines.settings import get_settings
 
 MAX_MESSAGE_CHARS = 2000
 
@@ -127,7 +127,7 @@ def _time(timestamp: float | None) -> datetime | None:
 @dg.run_failure_sensor(
     name="connector_run_failure_sensor",
     monitored_jobs=[metadata_sync_job],
-    minimum_interval_seconds=sensor_interval_seconds(),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records failed metadata_sync runs (also those that failed before any op ran).",
 )
@@ -153,7 +153,7 @@ def connector_run_failure_sensor(
     name="connector_run_canceled_sensor",
     run_status=dg.DagsterRunStatus.CANCELED,
     monitored_jobs=[metadata_sync_job],
-    minimum_interval_seconds=sensor_interval_seconds(),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Closes the connector run of a canceled metadata_sync run (queued or running).",
 )
@@ -176,7 +176,7 @@ def connector_run_canceled_sensor(
     name="connector_run_success_sensor",
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[metadata_sync_job],
-    minimum_interval_seconds=sensor_interval_seconds(),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Safety net: closes a succeeded run's connector run if its ops left it open.",
 )

@@ -21,14 +21,11 @@ from croniter import croniter
 from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.catalog.source_index import SourceRef, enabled_sources
 from metadata_pipelines.orchestration import tags as run_tags
-from metadata_pipelines.orchestration.automation_settings import (
-    daily_sync_cron,
-    schedule_timezone,
-)
 from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.partitions import DATA_SOURCES_PARTITION
 from metadata_pipelines.orchestration.resources import CatalogResource
+from metadata_pipelines.settings import get_settings
 
 
 def busy_source_ids(instance: dg.DagsterInstance, db: CatalogDatabase) -> set[str]:
@@ -73,8 +70,8 @@ def _requests(
 
 @dg.schedule(
     name="daily_metadata_sync",
-    cron_schedule=daily_sync_cron(),
-    execution_timezone=schedule_timezone(),
+    cron_schedule=get_settings().daily_sync_cron,
+    execution_timezone=get_settings().schedule_timezone,
     job=metadata_sync_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Re-syncs every enabled data source that has no sync_schedule of its own.",
@@ -91,7 +88,7 @@ def daily_metadata_sync(
 @dg.schedule(
     name="per_source_cron_sync",
     cron_schedule="* * * * *",
-    execution_timezone=schedule_timezone(),
+    execution_timezone=get_settings().schedule_timezone,
     job=metadata_sync_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every minute: syncs the data sources whose own sync_schedule matches the minute.",
