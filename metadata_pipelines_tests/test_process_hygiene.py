@@ -11,6 +11,7 @@ from pathlib import Path
 from metadata_pipelines_tests.support.process_hygiene import descendants
 
 PLUGIN = "metadata_pipelines_tests.support.process_hygiene"
+QUICK = ("-p", PLUGIN, "-o", "process_grace_seconds=0.2")
 
 
 def _is_zombie(pid: int) -> bool:
@@ -36,7 +37,7 @@ def test_a_test_leaving_a_process_fails_and_the_process_is_killed(pytester):
         """
     )
 
-    result = pytester.runpytest_subprocess("-p", PLUGIN)
+    result = pytester.runpytest_subprocess(*QUICK)
 
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(
@@ -59,7 +60,7 @@ def test_a_process_left_by_a_session_fixture_fails_the_run(pytester):
     )
     pytester.makepyfile("def test_uses(server):\n    assert server.poll() is None\n")
 
-    result = pytester.runpytest_subprocess("-p", PLUGIN)
+    result = pytester.runpytest_subprocess(*QUICK)
 
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*left running after the session*", "*sleep 600*"])
@@ -74,7 +75,7 @@ def test_a_run_started_with_sigint_ignored_gets_the_default_handler(pytester):
             assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         """
     )
-    command = [sys.executable, "-m", "pytest", "-p", PLUGIN, str(pytester.path)]
+    command = [sys.executable, "-m", "pytest", *QUICK, str(pytester.path)]
 
     def ignore_sigint() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

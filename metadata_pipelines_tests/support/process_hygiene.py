@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 _AFTER_SETUP = pytest.StashKey[frozenset["Process"]]()
-GRACE_SECONDS = 5.0
+_GRACE = pytest.StashKey[float]()
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,16 @@ def _kill(processes: frozenset[Process]) -> None:
                 os.kill(process.pid, signal.SIGKILL)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "process_grace_seconds",
+        "seconds a process left after a test may take to exit before it counts as left behind",
+        default="5",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_GRACE] = float(config.getini("process_grace_seconds"))
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -93,10 +102,10 @@ def pytest_runtest_setup(item: pytest.Item):
         item.stash[_AFTER_SETUP] = descendants()
 
 
-def _still_running(before: frozenset[Process]) -> frozenset[Process]:
-    """Processes below this one not in `before`, given up to GRACE_SECONDS to finish exiting (a
-    server stopped by a fixture may still be winding down its children)."""
-    deadline = time.monotonic() + GRACE_SECONDS
+def _still_running(config: pytest.Config, before: frozenset[Process]) -> frozenset[Process]:
+    """Processes below this one not in `before`, given the ini option `process_grace_seconds` to
+    finish exiting (a server stopped by a fixture may still be winding down its children)."""
+    deadline = time.monotonic() + config.stash[_GRACE]
     left = descendants() - before
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -107,7 +116,7 @@ def _still_running(before: frozenset[Process]) -> frozenset[Process]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     result = yield
-    left = _still_running(item.stash.get(_AFTER_SETUP, frozenset()))
+    left = _still_running(item.config, item.stash.get(_AFTER_SETUP, frozenset()))
     if left:
         _kill(left)
         pytest.fail(
@@ -120,7 +129,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    left = _still_running(frozenset())
+    left = _still_running(session.config, frozenset())
     if left:
         _kill(left)
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
