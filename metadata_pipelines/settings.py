@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     schedule_timezone: Annotated[str, AfterValidator(_timezone)] = Field(
         default="UTC", description="timezone of both schedules"
     )
+    dagster_ui_url: Annotated[str, AfterValidator(lambda v: v.strip().rstrip("/"))] | None = Field(
+        default=None, description="HTTP API: base URL of the Dagster UI, for links to runs"
+    )
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="HTTP API: largest request body accepted (bytes)"
+    )
     dagster_home: Path | None = Field(
         default=None, validation_alias=DAGSTER_HOME_ENV, description="Dagster instance home"
     )

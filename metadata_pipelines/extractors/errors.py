@@ -7,6 +7,8 @@ that went away) are retried by the job's retry policy.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ExtractorError(Exception):
     """Base class; `retryable` tells the orchestrator whether another attempt can succeed."""
@@ -77,3 +79,14 @@ def scrub(text: str, secrets: list[str]) -> str:
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
+
+
+def string_values(value: Any) -> list[str]:
+    """Every string inside a JSON-like value: the secrets to scrub, given decrypted credentials."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in string_values(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in string_values(item)]
+    return []

@@ -25,6 +25,7 @@ from metadata_pipelines.extractors.errors import (
     PermanentExtractorError,
     TransientExtractorError,
     scrub,
+    string_values,
 )
 from metadata_pipelines.models import ExtractionResult, ExtractionStatus, Severity
 from metadata_pipelines.orchestration import tags as run_tags
@@ -232,18 +233,8 @@ def _build_extractor(
     secrets: list[str],
 ) -> BaseMetadataExtractor:
     credentials = db.data_sources.credentials(source.id, source.tenant_id)
-    secrets.extend(_string_values(credentials))
+    secrets.extend(string_values(credentials))
     return extractors.create(source.connector_type, source.config, credentials)
-
-
-def _string_values(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _string_values(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _string_values(item)]
-    return []
 
 
 @contextmanager
