@@ -9,5 +9,5 @@ def backtick(name: str) -> str:
 
 
 def double_quote(name: str) -> str:
-    """Standard SQL (SQLite, PostgreSQL): double quotes, any double quote inside doubled."""
+    """Standard SQL (SQLite, PostgreSQL, Snowflake): double quotes, any double quote inside doubled."""
     return '"' + name.replace('"', '""') + '"'
