@@ -130,7 +130,10 @@ def test_default_layout_reads_schemas_from_footers_and_heads(s3_server, lake):
     assert plain.properties["file_header"] is False
     assert [c.data_type for c in plain.columns] == [DataType.INTEGER, DataType.FLOAT]
     tabs = tables[lake, "tabs/"]
-    assert tabs.properties["compression"] == "gzip" and [c.name for c in tabs.columns] == ["key", "value"]
+    assert tabs.properties["compression"] == "gzip" and [c.name for c in tabs.columns] == [
+        "key",
+        "value",
+    ]
 
     sales = tables[lake, "sales/"]
     assert sales.native_type == "delta" and sales.properties["table_version"] == 0
