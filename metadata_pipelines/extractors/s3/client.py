@@ -94,9 +94,10 @@ class S3Api:
         self.accounting.count("ListBuckets")
         return self._client.list_buckets().get("Buckets", [])
 
-    def head_bucket(self, bucket: str) -> dict[str, Any]:
-        self.accounting.count("HeadBucket")
-        return self._client.head_bucket(Bucket=bucket)
+    def probe(self, bucket: str) -> None:
+        """One key of the bucket listed: a HEAD would answer a bare 403 for bad credentials."""
+        self.accounting.count("ListObjectsV2")
+        self._client.list_objects_v2(Bucket=bucket, MaxKeys=1)
 
     def bucket_facts(self, bucket: str) -> dict[str, Any]:
         """Region, tags, versioning and default encryption; each one the caller may not read."""

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
 from metadata_pipelines.extractors.errors import (
+    ConfigurationError,
     ExtractorError,
     PrivilegeError,
     scrub,
@@ -85,10 +86,16 @@ class S3Extractor(BaseMetadataExtractor):
 
     async def check_connection(self) -> None:
         api = await self._connect()
-        if self.config.buckets:
-            await self._call(api.head_bucket, self.config.buckets[0], what="reading bucket")
-        else:
-            await self._call(api.list_buckets, what="listing buckets")
+        try:
+            if self.config.buckets:
+                bucket = self.config.buckets[0]
+                await self._call(api.probe, bucket, what=f"listing bucket {bucket}")
+            else:
+                await self._call(api.list_buckets, what="listing buckets")
+        except _Scoped as failure:
+            raise failure.error from None
+        except _Missing as missing:
+            raise ConfigurationError(f"{missing}; check the configured buckets") from None
 
     async def stream_metadata(self) -> AsyncIterator[ExtractionBatch]:
         api = await self._connect()
@@ -98,13 +105,16 @@ class S3Extractor(BaseMetadataExtractor):
 
     async def _buckets(self, api: S3Api) -> list[tuple[str, datetime | None]]:
         if not self.config.buckets:
-            listed = await self._call(api.list_buckets, what="listing buckets")
+            try:
+                listed = await self._call(api.list_buckets, what="listing buckets")
+            except _Scoped as failure:  # nothing to read: the whole source fails
+                raise failure.error from None
             found = [(b["Name"], b.get("CreationDate")) for b in listed]
         else:
             try:
                 listed = await self._call(api.list_buckets, what="listing buckets")
                 created = {b["Name"]: b.get("CreationDate") for b in listed}
-            except PrivilegeError:  # reading named buckets needs no s3:ListAllMyBuckets
+            except _Scoped:  # reading named buckets needs no s3:ListAllMyBuckets
                 created = {}
             found = [(name, created.get(name)) for name in self.config.buckets]
         return [(n, c) for n, c in found if self.config.bucket_filter.allows(n)]
