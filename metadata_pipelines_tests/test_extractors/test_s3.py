@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -239,9 +240,9 @@ def test_ten_thousand_objects_are_listed_in_pages(s3_server):
     bucket = bucket_name("many")
     client.create_bucket(Bucket=bucket)
     body = jsonl_bytes([{"a": 1}])
-    for prefix in ("p0", "p1"):
-        for i in range(5000):
-            client.put_object(Bucket=bucket, Key=f"{prefix}/f{i:05d}.jsonl", Body=body)
+    keys = [f"{prefix}/f{i:05d}.jsonl" for prefix in ("p0", "p1") for i in range(5000)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: client.put_object(Bucket=bucket, Key=key, Body=body), keys))
     extractor = S3Extractor(
         s3_server.config(buckets=[bucket], max_files_sampled_per_dataset=2),
         s3_server.admin.as_credentials(),
