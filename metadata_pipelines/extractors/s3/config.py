@@ -49,6 +49,11 @@ class S3Config(ConnectorConfig):
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
     max_files_sampled_per_dataset: Annotated[int, Field(ge=1, le=100)] = 3
     max_bytes_read_per_file: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    text_sample_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = Field(
+        default=64 * 1024,
+        description="Bytes read from the start of a CSV / JSON file (at most "
+        "max_bytes_read_per_file).",
+    )
     max_concurrent_requests: Annotated[int, Field(ge=1, le=64)] = 16
     batch_max_tables: Annotated[int, Field(ge=1, le=100_000)] = 500
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0

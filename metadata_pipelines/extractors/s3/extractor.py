@@ -256,10 +256,11 @@ class S3Extractor(BaseMetadataExtractor):
 
             if fmt == "parquet":
                 return readers.read_parquet(fetch, info.key, info.size, budget)
+            head = min(budget, self.config.text_sample_bytes)
             if fmt == "json":
-                return readers.read_json_lines(fetch, info.key, info.size, budget, compression)
+                return readers.read_json_lines(fetch, info.key, info.size, head, compression)
             delimiter = "\t" if fmt == "tsv" else ","
-            return readers.read_csv(fetch, info.key, info.size, budget, compression, delimiter)
+            return readers.read_csv(fetch, info.key, info.size, head, compression, delimiter)
 
         async def one(info: ObjectInfo) -> readers.FileSchema | None:
             try:

@@ -34,7 +34,8 @@ from metadata_pipelines.models import (
 #: fetch(key, first byte, last byte inclusive) -> bytes
 Fetch = Callable[[str, int, int], bytes]
 #: Bytes fetched from a Parquet file's end at first: most footers fit, so one GET usually does.
-PARQUET_TAIL = 64 * 1024
+PARQUET_TAIL = 16 * 1024
+_MAGIC = b"PAR1"
 
 
 class UnreadableFile(Exception):
@@ -52,62 +53,33 @@ class FileSchema:
         return [f"{path} {column.native_type}" for path, _, _, column in iter_fields(self.columns)]
 
 
-class _RangedFile(io.RawIOBase):
-    """A read-only file over ranged GETs: pyarrow seeks to the footer and reads only that."""
-
-    def __init__(self, fetch: Fetch, key: str, size: int, budget: int) -> None:
-        super().__init__()
-        self._fetch, self._key, self._size, self._budget = fetch, key, size, budget
-        self._position = 0
-        start = max(0, size - min(PARQUET_TAIL, budget))
-        self._cache_start = start
-        self._cache = self._get(start, size - 1)
-
-    def _get(self, start: int, end: int) -> bytes:
-        self._budget -= end - start + 1
-        if self._budget < 0:
-            raise UnreadableFile("its Parquet footer is larger than max_bytes_read_per_file")
-        return self._fetch(self._key, start, end)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        wanted = min(len(buffer), self._size - self._position)
-        if wanted <= 0:
-            return 0
-        end = self._position + wanted
-        if self._position < self._cache_start:
-            self._cache = self._get(self._position, self._cache_start - 1) + self._cache
-            self._cache_start = self._position
-        offset = self._position - self._cache_start
-        buffer[:wanted] = self._cache[offset : offset + wanted]
-        self._position = end
-        return wanted
-
-
 def read_parquet(fetch: Fetch, key: str, size: int, budget: int) -> FileSchema:
+    """The footer by one suffix GET (two when it is longer than PARQUET_TAIL), parsed by pyarrow.
+
+    A Parquet file ends with its footer (thrift FileMetaData), the footer's length (4 bytes, little
+    endian) and the magic `PAR1`; pyarrow parses the footer given `PAR1` + footer + length + `PAR1`.
+    """
     if size < 12:
         raise UnreadableFile(f"{size} bytes is too short for a Parquet file")
+    first = max(0, size - min(PARQUET_TAIL, budget))
+    tail = fetch(key, first, size - 1)
+    if tail[-4:] != _MAGIC:
+        raise UnreadableFile("no Parquet magic at its end (truncated, or not Parquet)")
+    length = int.from_bytes(tail[-8:-4], "little")
+    if length + 12 > size:
+        raise UnreadableFile(f"its footer length ({length}) exceeds the file ({size} bytes)")
+    if length + 8 > budget:
+        raise UnreadableFile(
+            f"its Parquet footer ({length} bytes) is larger than max_bytes_read_per_file"
+        )
+    if length + 8 > len(tail):
+        tail = fetch(key, size - 8 - length, first - 1) + tail
     try:
-        with pq.ParquetFile(_RangedFile(fetch, key, size, budget)) as parquet:
+        with pq.ParquetFile(io.BytesIO(_MAGIC + tail[-8 - length :])) as parquet:
             metadata = parquet.metadata
             schema = parquet.schema_arrow
-    except UnreadableFile:
-        raise
     except (pa.ArrowException, OSError, ValueError) as error:
-        raise UnreadableFile(f"not a readable Parquet file: {error}") from None
+        raise UnreadableFile(f"not a readable Parquet footer: {error}") from None
     return FileSchema(
         columns_from_schema(schema),
         row_count=metadata.num_rows,
