@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -356,3 +357,82 @@ def test_factory_builds_it_and_rejects_bad_config():
     with pytest.raises(Exception, match="go together") as raised:
         factory.validate("s3", {}, {"access_key_id": "AKIA", "secret_access_key": ""})
     assert "AKIA" not in str(raised.value)
+
+
+def test_iceberg_schema_and_row_count_from_the_newest_metadata_file(s3_server):
+    client = s3_server.client()
+    bucket = bucket_name("ice")
+    client.create_bucket(Bucket=bucket)
+    old = {"format-version": 1, "schema": {"type": "struct", "fields": []}}
+    current = {
+        "format-version": 2,
+        "current-schema-id": 1,
+        "schemas": [
+            {"schema-id": 0, "type": "struct", "fields": []},
+            {
+                "schema-id": 1,
+                "type": "struct",
+                "fields": [
+                    {"id": 1, "name": "id", "required": True, "type": "long"},
+                    {
+                        "id": 2,
+                        "name": "lines",
+                        "required": False,
+                        "type": {
+                            "type": "list",
+                            "element-id": 3,
+                            "element-required": True,
+                            "element": {
+                                "type": "struct",
+                                "fields": [
+                                    {"id": 4, "name": "sku", "required": True, "type": "string"},
+                                    {"id": 5, "name": "price", "required": False, "type": "decimal(9,2)"},
+                                ],
+                            },
+                        },
+                    },
+                    {
+                        "id": 6,
+                        "name": "attrs",
+                        "required": False,
+                        "type": {"type": "map", "key-id": 7, "key": "string", "value-id": 8,
+                                 "value": "int", "value-required": False},
+                    },
+                ],
+            },
+        ],
+        "default-spec-id": 0,
+        "partition-specs": [{"spec-id": 0, "fields": [{"name": "id_bucket", "transform": "bucket[4]", "source-id": 1, "field-id": 1000}]}],
+        "current-snapshot-id": 7,
+        "snapshots": [{"snapshot-id": 7, "summary": {"operation": "append", "total-records": "42"}}],
+    }  # fmt: skip
+    put(
+        client,
+        bucket,
+        {
+            "orders/metadata/00001-a.metadata.json": json.dumps(old).encode(),
+            "orders/metadata/00002-b.metadata.json": json.dumps(current).encode(),
+            "orders/data/id_bucket=0/f.parquet": parquet_bytes(1),
+            "clips/a.avro": b"Obj\x01",
+        },
+    )
+    result = extract(s3_server, [bucket])
+    tables = by_name(result)
+    orders = tables[bucket, "orders/"]
+    assert orders.native_type == "iceberg" and orders.row_count == 42
+    assert orders.properties["table_version"] == 2
+    assert orders.properties["file_partition_fields"] == ["bucket[4](id_bucket)"]
+    fields = {path: f for path, _, _, f in orders.iter_fields()}
+    assert list(fields) == [
+        "id",
+        "lines",
+        "lines[].sku",
+        "lines[].price",
+        "attrs",
+        "attrs{}.key",
+        "attrs{}.value",
+    ]
+    assert fields["lines"].data_type is DataType.ARRAY and not fields["id"].nullable
+    assert fields["lines[].price"].data_type is DataType.DECIMAL
+    assert tables[bucket, "clips/"].columns == []
+    assert warnings(result, "format_not_supported")

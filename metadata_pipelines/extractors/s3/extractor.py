@@ -29,6 +29,7 @@ from metadata_pipelines.extractors.errors import (
     ConfigurationError,
     ExtractorError,
     PrivilegeError,
+    SourceResponseError,
     scrub,
 )
 from metadata_pipelines.extractors.s3 import readers
@@ -209,6 +210,9 @@ class S3Extractor(BaseMetadataExtractor):
         try:
             if fmt == "delta":
                 schema = await self._delta(api, dataset, properties, errors)
+            elif fmt == "iceberg":
+                schema = await self._iceberg(api, dataset, properties, errors)
+                row_count = schema.row_count if schema else None
             elif fmt in _SCHEMA_FROM_FILES:
                 schema, row_count = await self._sampled(api, dataset, fmt, compression, errors)
             else:
@@ -278,6 +282,10 @@ class S3Extractor(BaseMetadataExtractor):
                     self._warning(
                         scope, f"file {info.key!r} vanished before it was read", "vanished"
                     )
+                )
+            except SourceResponseError as refused:  # an invalid range, say: this file only
+                errors.append(
+                    self._warning(scope, f"file {info.key!r} skipped: {refused}", "unreadable_file")
                 )
             return None
 
@@ -353,6 +361,43 @@ class S3Extractor(BaseMetadataExtractor):
         )
         return None
 
+    async def _iceberg(
+        self,
+        api: S3Api,
+        dataset: Dataset,
+        properties: dict[str, Any],
+        errors: list[ExtractionError],
+    ) -> readers.FileSchema | None:
+        """The newest `metadata/*.metadata.json` (by its version number, then its time)."""
+        scope = (dataset.bucket, dataset.prefix)
+        newest = max(dataset.table_files, key=_iceberg_version)
+        properties["table_format"] = "iceberg"
+        properties["table_version"] = _iceberg_version(newest)[0]
+        if not 0 < newest.size <= self.config.max_bytes_read_per_file:
+            errors.append(
+                self._warning(
+                    scope,
+                    f"{newest.key!r} is empty or larger than max_bytes_read_per_file; no fields",
+                    "no_schema",
+                )
+            )
+            return None
+        data = await self._call(
+            api.get_range,
+            dataset.bucket,
+            newest.key,
+            0,
+            newest.size - 1,
+            what=f"reading s3://{dataset.bucket}/{newest.key}",
+        )
+        try:
+            return readers.read_iceberg_metadata(data)
+        except readers.UnreadableFile as unreadable:
+            errors.append(
+                self._warning(scope, f"{newest.key!r} skipped: {unreadable}", "unreadable_file")
+            )
+            return None
+
     # Calls and errors ---------------------------------------------------------------------------
 
     async def _call(self, call: Callable[..., T], *args: Any, what: str) -> T:
@@ -392,6 +437,13 @@ class S3Extractor(BaseMetadataExtractor):
         message = scrub(message, self.secret_values())
         logger.warning("%s: %s", "/".join(scope), message)
         return ExtractionError(scope=scope, message=message, severity=Severity.WARNING, code=code)
+
+
+def _iceberg_version(info: ObjectInfo) -> tuple[int, datetime]:
+    """`v3.metadata.json` and `00003-<uuid>.metadata.json` are version 3."""
+    name = info.key.rsplit("/", 1)[-1]
+    digits = name.removeprefix("v").split("-", 1)[0].split(".", 1)[0]
+    return (int(digits) if digits.isdigit() else -1), info.last_modified
 
 
 class _Missing(Exception):

@@ -263,3 +263,93 @@ def _spark_type(kind: Any) -> tuple[str, DataType, list[ColumnMetadata]]:
         ]
         return f"map<{key_native},{value_native}>", DataType.MAP, children
     return json.dumps(kind, sort_keys=True), DataType.UNKNOWN, []
+
+
+# Iceberg: the schema, partition spec and row count are in the newest metadata JSON ---------------
+
+_ICEBERG_TYPES = {
+    "boolean": DataType.BOOLEAN,
+    "int": DataType.INTEGER,
+    "long": DataType.INTEGER,
+    "float": DataType.FLOAT,
+    "double": DataType.FLOAT,
+    "date": DataType.DATE,
+    "time": DataType.TIME,
+    "timestamp": DataType.TIMESTAMP,
+    "timestamptz": DataType.TIMESTAMP,
+    "timestamp_ns": DataType.TIMESTAMP,
+    "timestamptz_ns": DataType.TIMESTAMP,
+    "string": DataType.STRING,
+    "uuid": DataType.STRING,
+    "binary": DataType.BINARY,
+    "variant": DataType.JSON,
+}
+
+
+def read_iceberg_metadata(data: bytes) -> FileSchema:
+    """The current schema of an Iceberg table metadata file (format v1, v2 or v3)."""
+    try:
+        metadata = json.loads(data)
+        if "schemas" in metadata:
+            current = metadata.get("current-schema-id")
+            schema = next(s for s in metadata["schemas"] if s.get("schema-id") == current)
+        else:
+            schema = metadata["schema"]
+        columns = [_iceberg_field(f, i) for i, f in enumerate(schema["fields"], start=1)]
+        snapshot_id = metadata.get("current-snapshot-id")
+        snapshot = next(
+            (s for s in metadata.get("snapshots", []) if s.get("snapshot-id") == snapshot_id),
+            None,
+        )
+        specs = metadata.get("partition-specs") or [{"fields": metadata.get("partition-spec", [])}]
+        default = metadata.get("default-spec-id", 0)
+        spec = next((s for s in specs if s.get("spec-id", default) == default), specs[0])
+    except (ValueError, KeyError, TypeError, StopIteration, AttributeError) as error:
+        raise UnreadableFile(f"not a readable Iceberg metadata file: {error}") from None
+    total = (snapshot or {}).get("summary", {}).get("total-records")
+    return FileSchema(
+        columns,
+        row_count=int(total) if total is not None else None,
+        properties={
+            "format_version": metadata.get("format-version", 1),
+            "partition_fields": [
+                f"{f.get('transform')}({f.get('name')})" for f in spec.get("fields", [])
+            ],
+            "current_snapshot_id": snapshot_id,
+        },
+    )
+
+
+def _iceberg_field(spec: dict[str, Any], ordinal: int) -> ColumnMetadata:
+    native, data_type, children = _iceberg_type(spec["type"])
+    return ColumnMetadata(
+        name=spec["name"],
+        ordinal=ordinal,
+        native_type=native,
+        data_type=data_type,
+        nullable=not spec.get("required", False),
+        comment=spec.get("doc"),
+        children=tuple(children),
+    )
+
+
+def _iceberg_type(kind: Any) -> tuple[str, DataType, list[ColumnMetadata]]:
+    if isinstance(kind, str):
+        if kind.startswith("decimal"):
+            return kind, DataType.DECIMAL, []
+        if kind.startswith("fixed"):
+            return kind, DataType.BINARY, []
+        return kind, _ICEBERG_TYPES.get(kind, DataType.UNKNOWN), []
+    if kind["type"] == "struct":
+        children = [_iceberg_field(f, i) for i, f in enumerate(kind["fields"], start=1)]
+        inner = ",".join(f"{c.name}:{c.native_type}" for c in children)
+        return f"struct<{inner}>", DataType.STRUCT, children
+    if kind["type"] == "list":
+        native, _, children = _iceberg_type(kind["element"])
+        return f"list<{native}>", DataType.ARRAY, children
+    if kind["type"] == "map":
+        key = {"name": "key", "type": kind["key"], "required": True}
+        value = {"name": "value", "type": kind["value"], "required": kind.get("value-required")}
+        children = [_iceberg_field(key, 1), _iceberg_field(value, 2)]
+        return f"map<{children[0].native_type},{children[1].native_type}>", DataType.MAP, children
+    return json.dumps(kind, sort_keys=True), DataType.UNKNOWN, []
