@@ -30,6 +30,7 @@ class MetadataExtractorFactory:
         "postgres": "metadata_pipelines.extractors.postgresql:PostgreSQLExtractor",
         "bigquery": "metadata_pipelines.extractors.bigquery:BigQueryExtractor",
         "s3": "metadata_pipelines.extractors.s3:S3Extractor",
+        "snowflake": "metadata_pipelines.extractors.snowflake:SnowflakeExtractor",
     }
 
     def __init__(self, extra: Mapping[str, type[BaseMetadataExtractor] | str] | None = None):
