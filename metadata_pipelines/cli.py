@@ -15,24 +15,22 @@ from typing import Any
 
 import click
 
-from metadata_pipelines import settings
 from metadata_pipelines.catalog.connector_runs import ConnectorRunNotFound
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound, DuplicateDataSource
 from metadata_pipelines.catalog.database import CatalogDatabase
-from metadata_pipelines.catalog.records import ConnectorRun, DataSource
+from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStatus
 from metadata_pipelines.catalog.secrets import SecretKeyError
 from metadata_pipelines.extractors.errors import ConfigurationError
+from metadata_pipelines.settings import get_settings
 
-DEFAULT_TENANT = "default"
 DEMO_TENANT = "demo"
 DEMO_SOURCE = "sample-shop"
 
 tenant_option = click.option(
     "--tenant",
-    envvar="METADATA_PIPELINES_TENANT",
-    default=DEFAULT_TENANT,
-    show_default=True,
-    help="Tenant that owns the data source (env METADATA_PIPELINES_TENANT).",
+    default=lambda: get_settings().tenant,
+    show_default="env METADATA_PIPELINES_TENANT, else default",
+    help="Tenant that owns the data source.",
 )
 
 
@@ -223,7 +221,7 @@ def sync(source: str, tenant: str) -> None:
         raise click.ClickException(str(error)) from None
     run = _run_sync(found)
     _print_run(run)
-    if run.status.value == "failed":
+    if run.status is RunStatus.FAILED:
         sys.exit(1)
 
 
@@ -310,7 +308,7 @@ def demo() -> None:
     from metadata_pipelines.sample import create_sample_database
 
     catalog = _catalog()
-    sample_path = settings.home() / "sample" / "shop.db"
+    sample_path = get_settings().embedded_home() / "sample" / "shop.db"
     if not sample_path.exists():
         create_sample_database(sample_path)
     click.echo(f"sample source database: {sample_path}")
@@ -328,7 +326,7 @@ def demo() -> None:
     click.echo("")
     _print_catalog(catalog, source)
     _print_run(run)
-    if run.status.value == "failed":
+    if run.status is RunStatus.FAILED:
         sys.exit(1)
 
 
