@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
-from metadata_pipelines.extractors.patterns import NameFilter, NamePattern, is_loopback
+from metadata_pipelines.extractors.hosts import is_loopback
+from metadata_pipelines.extractors.patterns import NameFilter, NamePattern
 from metadata_pipelines.extractors.s3.layout import PathSpec, PathSpecError
 
 Format = Literal["parquet", "csv", "tsv", "json", "avro", "delta", "iceberg"]
