@@ -46,6 +46,7 @@ def execute_sync(
     connector_run_id: str | None = None,
     resources: Mapping[str, Any] | None = None,
     log_level: str = "DEBUG",
+    run_id: str | None = None,
 ) -> SyncOutcome:
     """Sync one source now, in this process.
 
@@ -81,6 +82,7 @@ def execute_sync(
         resources=resources,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
+        run_id=run_id,
     )
     return SyncOutcome(
         dagster_run_id=result.run_id,
