@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from metadata_pipelines.models import AssetType
 DEFAULT_TENANT = "default"
 DEMO_TENANT = "demo"
 DEMO_SOURCE = "sample-shop"
+UI_HOST = "127.0.0.1"
 
 tenant_option = click.option(
     "--tenant",
@@ -662,26 +664,42 @@ def _print_catalog(catalog: CatalogDatabase, source: DataSource) -> None:
 
 
 @main.command()
-@click.option("--port", default=3000, show_default=True)
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
 def ui(port: int) -> None:
     """Open the Dagster UI (with the daemon) on the embedded default instance."""
     from metadata_pipelines.orchestration.instance import embedded_dagster_home
+    from metadata_pipelines.orchestration.location import write_workspace
 
+    if _port_taken(UI_HOST, port):
+        raise click.ClickException(
+            f"port {port} on {UI_HOST} is already in use (another Dagster UI?); "
+            "stop it or choose another port with --port"
+        )
     dagster = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
     env = dict(os.environ)
     env.setdefault("DAGSTER_HOME", embedded_dagster_home())
-    click.echo(f"Dagster UI on http://127.0.0.1:{port} (instance home {env['DAGSTER_HOME']})")
-    args = [
-        dagster,
-        "dev",
-        "-m",
-        "metadata_pipelines.definitions",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
+    home = Path(env["DAGSTER_HOME"])
+    workspace = write_workspace(home / "workspace.yaml", Path.cwd())
+    # `dagster dev` is all this needs (its successor `dg dev` wants a dg project); hush its notice.
+    env["PYTHONWARNINGS"] = ",".join(
+        filter(None, [env.get("PYTHONWARNINGS"), "ignore:Function `dev_command` is superseded"])
+    )
+    click.echo(f"Dagster UI on http://{UI_HOST}:{port} (instance home {home})")
+    args = [dagster, "dev", "-w", str(workspace), "-h", UI_HOST, "-p", str(port)]
+    # From the instance home: a dagster.yaml in the caller's folder (this repository's production
+    # one) would otherwise draw a warning; the code location keeps the caller's folder.
+    os.chdir(home)
     os.execve(dagster, args, env)  # noqa: S606 (replace this process with dagster dev)
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the webserver binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 @main.command()

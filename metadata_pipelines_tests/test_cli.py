@@ -169,47 +169,6 @@ def test_sync_of_a_failing_source_exits_non_zero(cli, home, tmp_path):
     assert "has no data source 'no-such-source'" in cli("sync", "no-such-source", expect=1)
 
 
-def test_ui_serves_the_code_location_on_the_embedded_instance(home):
-    import signal
-    import socket
-    import time
-
-    import httpx
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "METADATA_PIPELINES_HOME": str(home)}
-    env.pop("DAGSTER_HOME")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "metadata_pipelines", "ui", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    query = "{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } } } } }"
-    try:
-        deadline, jobs = time.monotonic() + 120, None
-        while time.monotonic() < deadline and jobs is None:
-            assert process.poll() is None, "the ui command exited"
-            try:
-                answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query})
-                nodes = answer.json()["data"]["repositoriesOrError"]["nodes"]
-                jobs = [job["name"] for node in nodes for job in node["jobs"]]
-            except (httpx.HTTPError, KeyError, TypeError, ValueError):
-                time.sleep(1)
-        assert jobs is not None and "metadata_sync" in jobs
-        assert (home / "dagster" / "dagster.yaml").read_text().count("QueuedRunCoordinator") == 1
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def test_api_keys_are_shown_once_listed_by_prefix_and_revoked(cli):
     from metadata_pipelines.catalog.database import CatalogDatabase
 

@@ -11,6 +11,7 @@ import dagster as dg
 from metadata_pipelines.catalog.records import ConnectorRun
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
+from metadata_pipelines.orchestration.location import location_tags
 from metadata_pipelines.orchestration.partitions import ensure_partition
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
 
@@ -72,7 +73,11 @@ def execute_sync(
             f"(Dagster run {active[0].run_id}); try again when it has finished"
         )
     ensure_partition(instance, source.id)
-    tags = {**run_tags.source_tags(source), run_tags.TRIGGER: trigger}
+    tags = {
+        **location_tags(metadata_sync_job.name),
+        **run_tags.source_tags(source),
+        run_tags.TRIGGER: trigger,
+    }
     if connector_run_id:
         tags[run_tags.CONNECTOR_RUN_ID] = connector_run_id
     result = metadata_sync_job.execute_in_process(
