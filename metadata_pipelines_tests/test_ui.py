@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +28,24 @@ query Statuses($repository: String!, $location: String!) {
     ... on PartitionSet {
       partitionStatusesOrError {
         ... on PartitionStatuses { results { partitionName runStatus } }
+      }
+    }
+  }
+}
+"""
+
+CATALOG = "{ assetsOrError { ... on AssetConnection { nodes { key { path } } } } }"
+OBSERVATIONS = """
+query Observations($path: [String!]!) {
+  assetOrError(assetKey: {path: $path}) {
+    ... on Asset {
+      assetObservations(limit: 1) {
+        runId
+        metadataEntries {
+          label
+          ... on IntMetadataEntry { intValue }
+          ... on TextMetadataEntry { text }
+        }
       }
     }
   }
@@ -65,7 +84,7 @@ class _Ui:
                 start_new_session=True,  # its own process group, stopped as a whole
             )
 
-    def graphql(self, query: str, variables: dict[str, str] | None = None) -> dict | None:
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict | None:
         assert self.process.poll() is None, f"ui exited:\n{self.log.read_text()[-3000:]}"
         try:
             answer = httpx.post(
@@ -122,6 +141,17 @@ def test_cli_and_daemon_syncs_both_count_in_the_partition_status(env, tmp_path):
             r["trigger"] for r in json.loads(_cli(env, "runs", "by-daemon", "--json").stdout)
         }
         assert triggers == {"sensor"}
+
+        listed = ui.graphql(CATALOG)["assetsOrError"]["nodes"]
+        keys = [node["key"]["path"] for node in listed]
+        assert ["data_sources", "default", "by-cli"] in keys
+        assert ["data_sources", "default", "by-daemon"] in keys
+        observed = ui.graphql(OBSERVATIONS, {"path": ["data_sources", "default", "by-daemon"]})
+        latest = observed["assetOrError"]["assetObservations"][0]
+        entries = {e["label"]: e.get("intValue", e.get("text")) for e in latest["metadataEntries"]}
+        assert entries["connector_run_status"] == "succeeded"
+        assert (entries["tables"], entries["columns"], entries["inserted"]) == (9, 47, 57)
+        assert entries["data_source_id"] == daemon_id
     finally:
         ui.stop()
 
