@@ -141,7 +141,7 @@ def _credentials_options(command: Any) -> Any:
         [
             click.option(
                 "--credentials-file",
-                type=click.Path(dir_okay=False, path_type=Path),
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
                 help="JSON file holding the credentials.",
             ),
             click.option(

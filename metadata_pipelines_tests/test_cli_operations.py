@@ -333,6 +333,10 @@ def test_bad_input_gets_one_line_errors(run, tmp_path):
         .startswith("Error: --config is not valid JSON: ")
     )
     assert "Traceback" not in result.output
+    no_credentials = run(
+        "sources", "update", "x", "--credentials-file", str(tmp_path / "none.json"), expect=2
+    )
+    assert "Error: Invalid value for '--credentials-file': File " in no_credentials.stderr
 
 
 def test_sources_show_accepts_an_id_in_the_tenant_named(run, tmp_path):
