@@ -487,8 +487,11 @@ def changes(source: str, run_id: str | None, as_json: bool, tenant: str) -> None
     catalog = _catalog()
     found = _resolve(catalog, tenant, source)
     if run_id:
-        run = catalog.connector_runs.get(run_id, tenant)
-        if run.data_source_id != found.id:
+        try:
+            run = catalog.connector_runs.get(run_id, tenant)
+        except ConnectorRunNotFound:
+            run = None
+        if run is None or run.data_source_id != found.id:
             raise click.ClickException(f"connector run {run_id!r} is not a run of {found.name!r}")
     else:
         latest = catalog.connector_runs.list(

@@ -160,6 +160,9 @@ def test_changes_prints_the_stored_change_summary(run, shop, catalog, tmp_path):
 
     run("sources", "add", "other", "--type", "sqlite", "--config", json.dumps({"path": str(shop)}))
     assert run("changes", "other", expect=1).stderr == "Error: 'other' has no completed sync yet\n"
+    assert run("changes", "shop", "--run", "nope", expect=1).stderr == (
+        "Error: connector run 'nope' is not a run of 'shop'\n"
+    )
     assert run("changes", "other", "--run", first_run["id"], expect=1).stderr == (
         f"Error: connector run {first_run['id']!r} is not a run of 'other'\n"
     )
