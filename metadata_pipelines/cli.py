@@ -121,8 +121,8 @@ def _parse_config(config: str) -> dict[str, Any]:
     if config.startswith("@"):
         try:
             text = Path(config[1:]).read_text()
-        except OSError as error:
-            raise click.UsageError(
+        except OSError as error:  # one line, as for any file the command cannot read
+            raise click.ClickException(
                 f"--config {config}: cannot read {config[1:]!r}: {error.strerror}"
             ) from None
     else:

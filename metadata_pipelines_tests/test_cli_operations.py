@@ -324,10 +324,13 @@ def test_sync_reports_progress_on_stderr_and_a_short_failure_summary(run, script
 
 def test_bad_input_gets_one_line_errors(run, tmp_path):
     missing = tmp_path / "missing.json"
-    result = run("sources", "add", "x", "--type", "sqlite", "--config", f"@{missing}", expect=2)
-    assert result.stderr.splitlines()[-1] == (
-        f"Error: --config @{missing}: cannot read '{missing}': No such file or directory"
+    result = run("sources", "add", "x", "--type", "sqlite", "--config", f"@{missing}", expect=1)
+    assert result.stderr == (
+        f"Error: --config @{missing}: cannot read '{missing}': No such file or directory\n"
     )
+    assert run(
+        "sources", "add", "x", "--type", "sqlite", "--config", f"@{tmp_path}", expect=1
+    ).stderr == (f"Error: --config @{tmp_path}: cannot read '{tmp_path}': Is a directory\n")
     broken = tmp_path / "broken.json"
     broken.write_text("{")
     assert (
