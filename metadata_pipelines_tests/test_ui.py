@@ -114,6 +114,7 @@ def _statuses(ui: _Ui) -> dict[str, str | None] | None:
     return {r["partitionName"]: r["runStatus"] for r in results}
 
 
+@pytest.mark.timeout(900)  # generous: the webserver, the daemon and two syncs on a loaded machine
 def test_cli_and_daemon_syncs_both_count_in_the_partition_status(env, tmp_path):
     sample = create_sample_database(tmp_path / "shop.db")
     config = json.dumps({"path": str(sample)})
