@@ -17,7 +17,6 @@ from typing import Any
 import click
 
 from metadata_pipelines import cli_render as render
-from metadata_pipelines import settings
 from metadata_pipelines.catalog.connector_runs import ConnectorRunNotFound
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound, DuplicateDataSource
 from metadata_pipelines.catalog.database import CatalogDatabase
@@ -26,18 +25,17 @@ from metadata_pipelines.catalog.secrets import SecretKeyError
 from metadata_pipelines.extractors.errors import ConfigurationError
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
 from metadata_pipelines.models import AssetType
+from metadata_pipelines.settings import get_settings
 
-DEFAULT_TENANT = "default"
 DEMO_TENANT = "demo"
 DEMO_SOURCE = "sample-shop"
 UI_HOST = "127.0.0.1"
 
 tenant_option = click.option(
     "--tenant",
-    envvar="METADATA_PIPELINES_TENANT",
-    default=DEFAULT_TENANT,
-    show_default=True,
-    help="Tenant that owns the data source (env METADATA_PIPELINES_TENANT).",
+    default=lambda: get_settings().tenant,
+    show_default="env METADATA_PIPELINES_TENANT, else default",
+    help="Tenant that owns the data source.",
 )
 
 
@@ -628,7 +626,7 @@ def demo() -> None:
     from metadata_pipelines.sample import create_sample_database
 
     catalog = _catalog()
-    sample_path = settings.home() / "sample" / "shop.db"
+    sample_path = get_settings().embedded_home() / "sample" / "shop.db"
     if not sample_path.exists():
         create_sample_database(sample_path)
     click.echo(f"sample source database: {sample_path}")

@@ -38,6 +38,7 @@ def sample(tmp_path):
     return create_sample_database(tmp_path / "shop.db")
 
 
+@pytest.mark.slow
 def test_demo_runs_a_full_sync_as_an_installed_command(home):
     env = {**os.environ, "METADATA_PIPELINES_HOME": str(home)}
     env.pop("DAGSTER_HOME")

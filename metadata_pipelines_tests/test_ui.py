@@ -114,6 +114,7 @@ def _statuses(ui: _Ui) -> dict[str, str | None] | None:
     return {r["partitionName"]: r["runStatus"] for r in results}
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)  # generous: the webserver, the daemon and two syncs on a loaded machine
 def test_cli_and_daemon_syncs_both_count_in_the_partition_status(env, tmp_path):
     sample = create_sample_database(tmp_path / "shop.db")
@@ -156,12 +157,15 @@ def test_cli_and_daemon_syncs_both_count_in_the_partition_status(env, tmp_path):
     finally:
         ui.stop()
 
+    dagster_yaml = Path(env["METADATA_PIPELINES_HOME"]) / "dagster" / "dagster.yaml"
+    assert dagster_yaml.read_text().count("QueuedRunCoordinator") == 1
     log = (tmp_path / "ui.log").read_text()
     assert "Serving dagster-webserver" in log
     for noise in ("SupersessionWarning", "BetaWarning", "Found a dagster instance configuration"):
         assert noise not in log
 
 
+@pytest.mark.slow
 def test_ui_refuses_a_port_in_use(env):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

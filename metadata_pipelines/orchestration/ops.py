@@ -7,7 +7,6 @@ permanent ones raise `Failure(allow_retries=False)` so they fail at once.
 """
 
 import asyncio
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,17 +27,16 @@ from metadata_pipelines.extractors.errors import (
     scrub,
     string_values,
 )
-from metadata_pipelines.models import ExtractionResult, ExtractionStatus
+from metadata_pipelines.models import ExtractionResult, ExtractionStatus, Severity
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.observations import observe_source
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
 from metadata_pipelines.orchestration.summary import changes_markdown
-
-RETRY_DELAY_ENV = "METADATA_PIPELINES_RETRY_DELAY_SECONDS"
+from metadata_pipelines.settings import get_settings
 
 SYNC_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3,
-    delay=float(os.environ.get(RETRY_DELAY_ENV, "5")),
+    delay=get_settings().retry_delay_seconds,
     backoff=dg.Backoff.EXPONENTIAL,
     jitter=dg.Jitter.PLUS_MINUS,
 )
@@ -332,7 +330,7 @@ def _failed_result_error(result: ExtractionResult) -> ExtractorError:
 
 
 def _partial_message(result: ExtractionResult) -> str:
-    failed = [e for e in result.errors if e.severity.value == "error"]
+    failed = [e for e in result.errors if e.severity is Severity.ERROR]
     head = "; ".join(f"{'.'.join(e.scope) or 'source'}: {e.message}" for e in failed[:5])
     more = f" (+{len(failed) - 5} more)" if len(failed) > 5 else ""
     return f"{len(failed)} scope(s) failed: {head}{more}"
