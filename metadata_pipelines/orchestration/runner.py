@@ -15,6 +15,7 @@ from metadata_pipelines.catalog.records import ConnectorRun
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
+from metadata_pipelines.orchestration.location import location_tags
 from metadata_pipelines.orchestration.partitions import ensure_partition
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
 
@@ -43,6 +44,7 @@ def execute_sync(
     connector_run_id: str | None = None,
     resources: Mapping[str, Any] | None = None,
     log_level: str = "DEBUG",
+    run_id: str | None = None,
 ) -> SyncOutcome:
     """Sync one source now, in this process.
 
@@ -68,7 +70,11 @@ def execute_sync(
             f"(Dagster run {active[0].run_id}); try again when it has finished"
         )
     ensure_partition(instance, source.id)
-    tags = {**run_tags.source_tags(source), run_tags.TRIGGER: trigger}
+    tags = {
+        **location_tags(metadata_sync_job.name),
+        **run_tags.source_tags(source),
+        run_tags.TRIGGER: trigger,
+    }
     if connector_run_id:
         tags[run_tags.CONNECTOR_RUN_ID] = connector_run_id
     with _sigterm_as_found():
@@ -79,6 +85,7 @@ def execute_sync(
             resources=resources,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             raise_on_error=False,
+            run_id=run_id,
         )
     return SyncOutcome(
         dagster_run_id=result.run_id,
