@@ -69,3 +69,83 @@ def bucket_name(prefix: str) -> str:
 def put(client: Any, bucket: str, objects: dict[str, bytes]) -> None:
     for key, body in objects.items():
         client.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+ORDER_AVRO_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "Order",
+    "namespace": "shop",
+    "doc": "one order",
+    "fields": [
+        {"name": "id", "type": "long", "doc": "order number"},
+        {
+            "name": "customer",
+            "type": {
+                "type": "record",
+                "name": "Customer",
+                "fields": [
+                    {"name": "name", "type": "string"},
+                    {"name": "email", "type": ["null", "string"], "default": None},
+                ],
+            },
+        },
+        {
+            "name": "lines",
+            "type": {
+                "type": "array",
+                "items": {
+                    "type": "record",
+                    "name": "Line",
+                    "fields": [
+                        {"name": "sku", "type": "string"},
+                        {
+                            "name": "price",
+                            "type": {
+                                "type": "bytes",
+                                "logicalType": "decimal",
+                                "precision": 10,
+                                "scale": 2,
+                            },
+                        },
+                    ],
+                },
+            },
+        },
+        {"name": "attrs", "type": {"type": "map", "values": "long"}},
+        {"name": "billing", "type": ["null", "Customer"], "default": None},
+        {"name": "status", "type": {"type": "enum", "name": "Status", "symbols": ["NEW", "PAID"]}},
+        {"name": "code", "type": {"type": "fixed", "name": "Code", "size": 4}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+        {"name": "ref", "type": {"type": "string", "logicalType": "uuid"}},
+        {"name": "amount", "type": ["int", "string"]},
+    ],
+}
+
+
+def avro_bytes(rows: int = 2, codec: str = "null") -> bytes:
+    """An Avro object container file of ORDER_AVRO_SCHEMA written by fastavro."""
+    import datetime
+    import decimal
+
+    import fastavro
+
+    records = [
+        {
+            "id": i,
+            "customer": {"name": f"c{i}", "email": None},
+            "lines": [{"sku": "a", "price": decimal.Decimal("1.50")}],
+            "attrs": {"k": i},
+            "billing": None,
+            "status": "NEW",
+            "code": b"abcd",
+            "day": datetime.date(2026, 1, 1),
+            "at": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+            "ref": str(uuid.uuid4()),
+            "amount": i,
+        }
+        for i in range(rows)
+    ]
+    sink = io.BytesIO()
+    fastavro.writer(sink, fastavro.parse_schema(ORDER_AVRO_SCHEMA), records, codec=codec)
+    return sink.getvalue()

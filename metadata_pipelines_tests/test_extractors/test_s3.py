@@ -413,7 +413,6 @@ def test_iceberg_schema_and_row_count_from_the_newest_metadata_file(s3_server):
             "orders/metadata/00001-a.metadata.json": json.dumps(old).encode(),
             "orders/metadata/00002-b.metadata.json": json.dumps(current).encode(),
             "orders/data/id_bucket=0/f.parquet": parquet_bytes(1),
-            "clips/a.avro": b"Obj\x01",
         },
     )
     result = extract(s3_server, [bucket])
@@ -434,5 +433,3 @@ def test_iceberg_schema_and_row_count_from_the_newest_metadata_file(s3_server):
     ]
     assert fields["lines"].data_type is DataType.ARRAY and not fields["id"].nullable
     assert fields["lines[].price"].data_type is DataType.DECIMAL
-    assert tables[bucket, "clips/"].columns == []
-    assert warnings(result, "format_not_supported")

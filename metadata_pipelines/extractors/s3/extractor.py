@@ -54,7 +54,7 @@ T = TypeVar("T")
 MAX_PARTITION_VALUES = 100
 #: Delta commits read, newest first, to find the schema (a metaData action).
 MAX_DELTA_COMMITS = 20
-_SCHEMA_FROM_FILES = {"parquet", "csv", "tsv", "json"}
+_SCHEMA_FROM_FILES = {"parquet", "csv", "tsv", "json", "avro"}
 
 
 class S3Extractor(BaseMetadataExtractor):
@@ -260,6 +260,8 @@ class S3Extractor(BaseMetadataExtractor):
 
             if fmt == "parquet":
                 return readers.read_parquet(fetch, info.key, info.size, budget)
+            if fmt == "avro":
+                return readers.read_avro(fetch, info.key, info.size, budget)
             head = min(budget, self.config.text_sample_bytes)
             if fmt == "json":
                 return readers.read_json_lines(fetch, info.key, info.size, head, compression)
