@@ -6,7 +6,6 @@ from functools import cached_property
 
 import sqlalchemy as sa
 
-from metadata_pipelines import settings
 from metadata_pipelines.catalog import migrate
 from metadata_pipelines.catalog.api_keys import ApiKeyRepository
 from metadata_pipelines.catalog.connector_runs import ConnectorRunRepository
@@ -15,6 +14,7 @@ from metadata_pipelines.catalog.idempotency import IdempotencyRepository
 from metadata_pipelines.catalog.persistence import MetadataPersistenceService
 from metadata_pipelines.catalog.secrets import CredentialCipher, load_cipher
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
+from metadata_pipelines.settings import get_settings
 
 
 def create_catalog_engine(url: str) -> sa.Engine:
@@ -51,11 +51,12 @@ class CatalogDatabase:
     @classmethod
     def from_settings(cls, url: str | None = None) -> CatalogDatabase:
         """The configured catalog; an embedded SQLite catalog keeps its key in a local key file."""
-        url = url or settings.catalog_url()
+        configured = get_settings()
+        url = url or configured.catalog_database_url()
         embedded = sa.make_url(url).get_backend_name() == "sqlite"
         if embedded:
-            settings.home().mkdir(parents=True, exist_ok=True)
-        return cls(url, load_cipher(settings.key_file() if embedded else None))
+            configured.embedded_home().mkdir(parents=True, exist_ok=True)
+        return cls(url, load_cipher(configured.key_file() if embedded else None))
 
     @property
     def cipher(self) -> CredentialCipher:

@@ -7,7 +7,6 @@ permanent ones raise `Failure(allow_retries=False)` so they fail at once.
 """
 
 import asyncio
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,16 +27,16 @@ from metadata_pipelines.extractors.errors import (
     scrub,
     string_values,
 )
-from metadata_pipelines.models import ExtractionResult, ExtractionStatus
+from metadata_pipelines.models import ExtractionResult, ExtractionStatus, Severity
 from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.observations import observe_source
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
 from metadata_pipelines.orchestration.summary import changes_markdown
-
-RETRY_DELAY_ENV = "METADATA_PIPELINES_RETRY_DELAY_SECONDS"
+from metadata_pipelines.settings import get_settings
 
 SYNC_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3,
-    delay=float(os.environ.get(RETRY_DELAY_ENV, "5")),
+    delay=get_settings().retry_delay_seconds,
     backoff=dg.Backoff.EXPONENTIAL,
     jitter=dg.Jitter.PLUS_MINUS,
 )
@@ -169,7 +168,19 @@ def persist_metadata(
         stats=summary,
         extraction_errors=[error.model_dump(mode="json") for error in result.errors],
     )
-    context.add_output_metadata(_persist_metadata(stats, result))
+    metadata = _persist_metadata(stats, result)
+    context.add_output_metadata(metadata)
+    counts = result.counts
+    _observe(
+        context,
+        target,
+        str(metadata.pop("connector_run_status")),
+        {
+            "tables": counts.get("table", 0) + counts.get("view", 0),
+            "columns": counts.get("column", 0),
+            **metadata,
+        },
+    )
     return summary
 
 
@@ -284,6 +295,7 @@ def _fail_or_retry(
         raise TransientStepError(text) from None
     if error.retryable:
         text += f" (gave up after {context.retry_number + 1} attempts)"
+    _observe(context, target, "failed", {"error_code": error.code, "error": text})
     try:
         db.connector_runs.finish(
             target.connector_run_id, RunStatus.FAILED, error_code=error.code, error_message=text
@@ -295,6 +307,21 @@ def _fail_or_retry(
     ) from None
 
 
+def _observe(
+    context: dg.OpExecutionContext, target: SyncTarget, status: str, metadata: dict[str, Any]
+) -> None:
+    observe_source(
+        context,
+        tenant_id=target.tenant_id,
+        data_source_id=target.data_source_id,
+        data_source_name=target.data_source_name,
+        connector_type=target.connector_type,
+        connector_run_id=target.connector_run_id,
+        status=status,
+        metadata=metadata,
+    )
+
+
 def _failed_result_error(result: ExtractionResult) -> ExtractorError:
     message = "; ".join(e.message for e in result.errors[:5]) or "extraction returned nothing"
     if result.errors and all(e.retryable for e in result.errors):
@@ -303,7 +330,7 @@ def _failed_result_error(result: ExtractionResult) -> ExtractorError:
 
 
 def _partial_message(result: ExtractionResult) -> str:
-    failed = [e for e in result.errors if e.severity.value == "error"]
+    failed = [e for e in result.errors if e.severity is Severity.ERROR]
     head = "; ".join(f"{'.'.join(e.scope) or 'source'}: {e.message}" for e in failed[:5])
     more = f" (+{len(failed) - 5} more)" if len(failed) > 5 else ""
     return f"{len(failed)} scope(s) failed: {head}{more}"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,16 +13,11 @@ import dagster as dg
 
 from metadata_pipelines.catalog.records import ConnectorRun
 from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
+from metadata_pipelines.orchestration.location import location_tags
 from metadata_pipelines.orchestration.partitions import ensure_partition
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
-
-ACTIVE_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 class SyncAlreadyRunning(RuntimeError):
@@ -46,6 +44,7 @@ def execute_sync(
     connector_run_id: str | None = None,
     resources: Mapping[str, Any] | None = None,
     log_level: str = "DEBUG",
+    run_id: str | None = None,
 ) -> SyncOutcome:
     """Sync one source now, in this process.
 
@@ -60,8 +59,8 @@ def execute_sync(
     active = instance.get_runs(
         filters=dg.RunsFilter(
             job_name=metadata_sync_job.name,
-            tags={"dagster/partition": source.id},
-            statuses=ACTIVE_STATUSES,
+            tags={PARTITION_TAG: source.id},
+            statuses=list(IN_FLIGHT_STATUSES),
         ),
         limit=1,
     )
@@ -71,19 +70,47 @@ def execute_sync(
             f"(Dagster run {active[0].run_id}); try again when it has finished"
         )
     ensure_partition(instance, source.id)
-    tags = {**run_tags.source_tags(source), run_tags.TRIGGER: trigger}
+    tags = {
+        **location_tags(metadata_sync_job.name),
+        **run_tags.source_tags(source),
+        run_tags.TRIGGER: trigger,
+    }
     if connector_run_id:
         tags[run_tags.CONNECTOR_RUN_ID] = connector_run_id
-    result = metadata_sync_job.execute_in_process(
-        instance=instance,
-        partition_key=source.id,
-        tags=tags,
-        resources=resources,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        raise_on_error=False,
-    )
+    with _sigterm_as_found():
+        result = metadata_sync_job.execute_in_process(
+            instance=instance,
+            partition_key=source.id,
+            tags=tags,
+            resources=resources,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            raise_on_error=False,
+            run_id=run_id,
+        )
     return SyncOutcome(
         dagster_run_id=result.run_id,
         dagster_success=result.success,
         connector_run=catalog.connector_runs.find_by_dagster_run_id(result.run_id),
     )
+
+
+@contextmanager
+def _sigterm_as_found() -> Iterator[None]:
+    """Leaves SIGTERM as the caller had it after an in-process run.
+
+    Dagster's in-process execution points SIGTERM at SIGINT's handler on its way out. In a process
+    started with SIGINT ignored (`nohup`, `&` from a script), SIGTERM then stays ignored: the
+    process can no longer be stopped by SIGTERM, and every child it starts later inherits the
+    ignored signal. Dagster's compute-log capture starts a `tail -F` per stream and stops it with
+    SIGTERM, so each later run outside the main thread (`run_metadata_sync`) waited 2 x 30 s for
+    tails that never stopped, and left them running. Signal handlers belong to the main thread, so
+    only a run there can change them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)

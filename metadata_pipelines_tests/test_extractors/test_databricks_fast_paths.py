@@ -31,7 +31,6 @@ from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog
 from metadata_pipelines_tests.test_extractors.databricks_support import (
     TOKEN,
     extractor,
-    fake_workspace,  # noqa: F401 - the `fake` fixture
     in_schema,
     populate,
     run,
@@ -128,8 +127,10 @@ def test_objects_someone_else_froze_stay_frozen() -> None:
             assert not shield.freezes
             with shield.building():
                 Node()
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen
+            # Frozen objects may still die (other threads, finalizers), so the count can only fall
+            # by those; an unfreeze would empty it, a freeze of our own would raise it.
+            assert 0 < gc.get_freeze_count() <= frozen
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
 
