@@ -15,7 +15,8 @@ from metadata_pipelines.sample import create_sample_database
 
 
 @pytest.fixture
-def embedded(embedded_home, tmp_path):
+def embedded(configured_home, tmp_path):
+    """A sample source, in the embedded default and in the production configuration."""
     catalog = CatalogDatabase.from_settings()
     catalog.upgrade()
     source = catalog.data_sources.create(

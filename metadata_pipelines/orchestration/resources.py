@@ -38,8 +38,9 @@ class CatalogResource(dg.ConfigurableResource):
     )
 
     def get_catalog(self) -> CatalogDatabase:
-        url = self.url or settings.catalog_url()
-        return _catalog(url, tuple(sorted(self.extra_connectors.items())))
+        """The catalog; also outside a run, where an `EnvVar` URL is not resolved by Dagster yet."""
+        url = self.url.get_value() if isinstance(self.url, dg.EnvVar) else self.url
+        return _catalog(url or settings.catalog_url(), tuple(sorted(self.extra_connectors.items())))
 
 
 class ExtractorFactoryResource(dg.ConfigurableResource):
