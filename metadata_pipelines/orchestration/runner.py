@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,14 @@ ACTIVE_STATUSES = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+
+
+# Dagster re-applies `logging.config.dictConfig` each time a run starts in a process (for the
+# instance's python_logs handlers); that takes the logging module's lock and then each handler's,
+# while a run already going holds its handler's lock and waits for the module's: two in-process
+# runs at once deadlock. So in-process runs of one process take turns; runs launched by the daemon
+# have a process each and run in parallel.
+_IN_PROCESS_RUNS = threading.Lock()
 
 
 class SyncAlreadyRunning(RuntimeError):
@@ -74,14 +83,15 @@ def execute_sync(
     tags = {**run_tags.source_tags(source), run_tags.TRIGGER: trigger}
     if connector_run_id:
         tags[run_tags.CONNECTOR_RUN_ID] = connector_run_id
-    result = metadata_sync_job.execute_in_process(
-        instance=instance,
-        partition_key=source.id,
-        tags=tags,
-        resources=resources,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        raise_on_error=False,
-    )
+    with _IN_PROCESS_RUNS:
+        result = metadata_sync_job.execute_in_process(
+            instance=instance,
+            partition_key=source.id,
+            tags=tags,
+            resources=resources,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            raise_on_error=False,
+        )
     return SyncOutcome(
         dagster_run_id=result.run_id,
         dagster_success=result.success,
