@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+import psycopg2
 import sqlalchemy as sa
 
 from metadata_pipelines import settings
@@ -13,6 +14,24 @@ from metadata_pipelines.catalog.data_sources import DataSourceRepository
 from metadata_pipelines.catalog.persistence import MetadataPersistenceService
 from metadata_pipelines.catalog.secrets import CredentialCipher, load_cipher
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
+
+_UNAVAILABLE = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,  # no connection free in the pool
+    # Raised as they are where the driver is used directly (COPY on the raw connection).
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+)
+
+
+def catalog_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the catalog database cannot be reached right now (refused, stopped,
+    killed, connection lost or closed, pool exhausted): transient, worth another attempt."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, _UNAVAILABLE)
 
 
 def create_catalog_engine(url: str) -> sa.Engine:
@@ -54,6 +73,11 @@ class CatalogDatabase:
         if embedded:
             settings.home().mkdir(parents=True, exist_ok=True)
         return cls(url, load_cipher(settings.key_file() if embedded else None))
+
+    def secret_values(self) -> list[str]:
+        """The catalog's own password, which a connection error may quote."""
+        password = sa.make_url(self.url).password
+        return [str(password)] if password else []
 
     @property
     def cipher(self) -> CredentialCipher:

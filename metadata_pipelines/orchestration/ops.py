@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
-from metadata_pipelines.catalog.database import CatalogDatabase
+from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable
 from metadata_pipelines.catalog.persistence import PersistStats
 from metadata_pipelines.catalog.records import DataSource, RunStatus
+from metadata_pipelines.catalog.storable import storable
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
 from metadata_pipelines.extractors.errors import (
     ExtractorError,
@@ -149,6 +149,9 @@ def persist_metadata(
     db = catalog.get_catalog()
     target = _for_this_run(context, db, target)
     with _sync_step(context, db, target, "persist_metadata"):
+        result, cleaned = storable(result)
+        for name in cleaned:
+            context.log.warning(f"{name}: NUL characters replaced by U+FFFD (not storable)")
         stats = db.persistence.persist(
             target.tenant_id,
             target.data_source_id,
@@ -234,18 +237,11 @@ def _build_extractor(
     secrets: list[str],
 ) -> BaseMetadataExtractor:
     credentials = db.data_sources.credentials(source.id, source.tenant_id)
-    secrets.extend(_string_values(credentials))
-    return extractors.create(source.connector_type, source.config, credentials)
-
-
-def _string_values(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for item in value.values() for s in _string_values(item)]
-    if isinstance(value, list):
-        return [s for item in value for s in _string_values(item)]
-    return []
+    extractor = extractors.create(source.connector_type, source.config, credentials)
+    # The connector's secret fields only: a user name is no secret, and scrubbing it would mangle
+    # every name that contains it (user `big`, database `big1`).
+    secrets.extend(extractor.secret_values())
+    return extractor
 
 
 @contextmanager
@@ -259,19 +255,21 @@ def _sync_step(
 
     Yields a list the step fills with secret values, so messages can be scrubbed of them.
     """
-    if context.retry_number > 0:
-        db.connector_runs.record_attempt(target.connector_run_id)
     secrets: list[str] = []
     try:
+        if context.retry_number > 0:
+            db.connector_runs.record_attempt(target.connector_run_id)
         yield secrets
     except dg.Failure:
         raise
     except ExtractorError as error:
         _fail_or_retry(context, db, target, step, error, scrub(str(error), secrets))
-    except sa.exc.OperationalError as error:
-        message = f"catalog database unavailable: {scrub(str(error.orig), secrets)}"
-        _fail_or_retry(context, db, target, step, TransientExtractorError(message), message)
     except Exception as error:
+        if catalog_unavailable(error):
+            cause = getattr(error, "orig", None) or error
+            text = scrub(str(cause), [*secrets, *db.secret_values()])
+            message = f"catalog database unavailable: {text}"
+            _fail_or_retry(context, db, target, step, TransientExtractorError(message), message)
         message = f"unexpected {type(error).__name__}: {scrub(str(error), secrets)}"
         _fail_or_retry(context, db, target, step, PermanentExtractorError(message), message)
 
@@ -297,7 +295,10 @@ def _fail_or_retry(
         db.connector_runs.finish(
             target.connector_run_id, RunStatus.FAILED, error_code=error.code, error_message=text
         )
-    except sa.exc.SQLAlchemyError:
+    except Exception as unrecorded:
+        if not catalog_unavailable(unrecorded):
+            raise
+        # The row stays open; reconciliation closes it once the catalog answers again.
         context.log.error("could not record the failure in connector_runs (catalog unavailable)")
     raise dg.Failure(
         description=text, allow_retries=False, metadata={"error_code": error.code}

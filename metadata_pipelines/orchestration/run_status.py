@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import dagster as dg
-import sqlalchemy as sa
 from dagster._core.storage.tags import WILL_RETRY_TAG  # no public constant exists for it
 from dagster._utils.error import SerializableErrorInfo
 
@@ -108,8 +107,7 @@ def _clean(db: CatalogDatabase, message: str | None) -> str | None:
     """Scrub the catalog's own password (a connection error may quote the URL) and truncate."""
     if message is None:
         return None
-    password = sa.make_url(db.url).password
-    text = scrub(message, [str(password)] if password else [])
+    text = scrub(message, db.secret_values())
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 3] + "..."
 
 

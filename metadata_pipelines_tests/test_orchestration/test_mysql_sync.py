@@ -182,3 +182,74 @@ def test_refused_connection_is_retried_then_fails_and_keeps_the_catalog(
     assert run.attempts == SYNC_RETRY_POLICY.max_retries + 1
     assert "gave up after" in run.error_message
     assert _snapshot(job_catalog, source.id) == before
+
+
+def test_an_unknown_host_fails_at_once_as_a_configuration_error(
+    shop, source, job_catalog, dagster_instance, job_resources
+):
+    job_catalog.data_sources.update(
+        source.id, source.tenant_id, config=_config(shop, host="no-such-host.invalid")
+    )
+
+    run = _sync(source, dagster_instance, job_resources).connector_run
+
+    assert run.status is RunStatus.FAILED
+    assert run.error_code == "invalid_config"
+    assert run.attempts == 1
+    assert "host name does not resolve" in run.error_message
+    assert "no-such-host.invalid" in run.error_message
+
+
+def test_only_secret_fields_are_scrubbed_from_messages(
+    shop, source, job_catalog, dagster_instance, job_resources
+):
+    """The user name is no secret: database `<user>1` keeps its name in the message."""
+    job_catalog.data_sources.update(source.id, source.tenant_id, config=_config(f"{shop}1"))
+
+    run = _sync(source, dagster_instance, job_resources).connector_run
+
+    assert run.status is RunStatus.FAILED
+    assert run.error_code == "missing_privilege"
+    assert f"'{shop}1'" in run.error_message and f"'{shop}'@" in run.error_message
+    assert "***" not in run.error_message
+    assert PASSWORD not in run.error_message
+
+
+def test_a_nul_byte_in_a_comment_is_stored_with_a_warning(
+    shop, source, mysql_server, job_catalog, dagster_instance, job_resources
+):
+    with mysql_server.connect() as connection:
+        connection.execute(sa.text(f"ALTER TABLE `{shop}`.orders COMMENT = 'before\\0after'"))
+        connection.execute(
+            sa.text(f"ALTER TABLE `{shop}`.customers MODIFY email VARCHAR(255) NOT NULL "
+                    "COMMENT 'mail\\0box'")
+        )  # fmt: skip
+        served = connection.execute(
+            sa.text(
+                "SELECT table_comment FROM information_schema.tables "
+                "WHERE table_schema = :db AND table_name = 'orders'"
+            ),
+            {"db": shop},
+        ).scalar_one()
+    assert served.startswith("before\0")  # what the server hands over (NUL-padded on MariaDB)
+
+    run = _sync(source, dagster_instance, job_resources).connector_run
+
+    assert run.status is RunStatus.SUCCEEDED, run.error_message
+    warned = {tuple(e["scope"]) for e in run.extraction_errors if e["code"] == "unstorable_text"}
+    assert warned == {(shop, "orders"), (shop, "customers")}
+    with job_catalog.engine.connect() as connection:
+        stored = dict(
+            connection.execute(
+                sa.select(assets.c.qualified_name, assets.c.description).where(
+                    assets.c.data_source_id == source.id
+                )
+            ).all()
+        )
+        email = connection.execute(
+            sa.select(asset_fields.c.description).where(
+                asset_fields.c.data_source_id == source.id, asset_fields.c.name == "email"
+            )
+        ).scalar_one()
+    assert stored[f"{shop}.orders"] == served.replace("\0", "\ufffd")
+    assert email.startswith("mail\ufffd") and "\0" not in email
