@@ -18,10 +18,10 @@ import click
 from metadata_pipelines import settings
 from metadata_pipelines.catalog.connector_runs import ConnectorRunNotFound
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound, DuplicateDataSource
-from metadata_pipelines.catalog.database import CatalogDatabase
+from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable, url_secrets
 from metadata_pipelines.catalog.records import ConnectorRun, DataSource
 from metadata_pipelines.catalog.secrets import SecretKeyError
-from metadata_pipelines.extractors.errors import ConfigurationError
+from metadata_pipelines.extractors.errors import ConfigurationError, scrub
 
 DEFAULT_TENANT = "default"
 DEMO_TENANT = "demo"
@@ -375,3 +375,13 @@ def run() -> None:
     except (SecretKeyError, ConnectorRunNotFound) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
+    except Exception as error:
+        if not catalog_unavailable(error):
+            raise
+        cause = scrub(
+            str(getattr(error, "orig", None) or error), url_secrets(settings.catalog_url())
+        )
+        click.echo(
+            f"error: the catalog database is unavailable: {' '.join(cause.split())}", err=True
+        )
+        sys.exit(3)

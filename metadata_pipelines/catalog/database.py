@@ -34,6 +34,12 @@ def catalog_unavailable(error: BaseException) -> bool:
     return isinstance(error, _UNAVAILABLE)
 
 
+def url_secrets(url: str) -> list[str]:
+    """The password of a database URL, which a connection error may quote (to scrub it)."""
+    password = sa.make_url(url).password
+    return [str(password)] if password else []
+
+
 def create_catalog_engine(url: str) -> sa.Engine:
     """An engine tuned per backend: batched executemany on psycopg2, enforced FKs on SQLite."""
     parsed = sa.make_url(url)
@@ -75,9 +81,7 @@ class CatalogDatabase:
         return cls(url, load_cipher(settings.key_file() if embedded else None))
 
     def secret_values(self) -> list[str]:
-        """The catalog's own password, which a connection error may quote."""
-        password = sa.make_url(self.url).password
-        return [str(password)] if password else []
+        return url_secrets(self.url)
 
     @property
     def cipher(self) -> CredentialCipher:
