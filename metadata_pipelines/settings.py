@@ -19,6 +19,15 @@ def home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".metadata-pipelines").expanduser()
 
 
+def private_home() -> Path:
+    """The embedded home, created (or tightened) to 0700: it holds the catalog with encrypted
+    credentials, their key, and the Dagster instance with its logs."""
+    path = home()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def catalog_url() -> str:
     return os.environ.get(CATALOG_URL_ENV) or f"sqlite:///{home() / 'catalog.db'}"
 

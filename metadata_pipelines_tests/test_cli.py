@@ -55,6 +55,11 @@ def test_demo_runs_a_full_sync_as_an_installed_command(embedded_home):
     assert "order_id" in first.stdout and "PRIMARY KEY" in first.stdout
     assert ": SUCCEEDED" in first.stdout
     assert (home / "dagster" / "dagster.yaml").exists()
+    # The home is private: the catalog (encrypted credentials), the key, Dagster's storage and logs.
+    assert home.stat().st_mode & 0o777 == 0o700
+    assert (home / "dagster").stat().st_mode & 0o777 == 0o700
+    for private_file in ("catalog.db", "secret.key"):
+        assert (home / private_file).stat().st_mode & 0o777 == 0o600, private_file
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert second.returncode == 0, second.stderr
     assert "0 inserted, 0 updated" in second.stdout

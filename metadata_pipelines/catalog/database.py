@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
+from pathlib import Path
 
 import psycopg2
 import sqlalchemy as sa
@@ -32,6 +34,13 @@ def catalog_unavailable(error: BaseException) -> bool:
     if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
         return True
     return isinstance(error, _UNAVAILABLE)
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite does (its journal and WAL files copy the mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    path.chmod(0o600)
 
 
 def url_secrets(url: str) -> list[str]:
@@ -75,9 +84,12 @@ class CatalogDatabase:
     def from_settings(cls, url: str | None = None) -> CatalogDatabase:
         """The configured catalog; an embedded SQLite catalog keeps its key in a local key file."""
         url = url or settings.catalog_url()
-        embedded = sa.make_url(url).get_backend_name() == "sqlite"
+        parsed = sa.make_url(url)
+        embedded = parsed.get_backend_name() == "sqlite"
         if embedded:
-            settings.home().mkdir(parents=True, exist_ok=True)
+            settings.private_home()
+            if parsed.database and parsed.database != ":memory:":
+                _private_file(Path(parsed.database))
         return cls(url, load_cipher(settings.key_file() if embedded else None))
 
     def secret_values(self) -> list[str]:

@@ -18,8 +18,9 @@ EMBEDDED_INSTANCE_YAML = "embedded_dagster.yaml"
 
 
 def embedded_dagster_home() -> str:
+    settings.private_home()
     home = settings.dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(files(__package__).joinpath(EMBEDDED_INSTANCE_YAML).read_text())
