@@ -342,7 +342,8 @@ def _print_catalog(catalog: CatalogDatabase, source: DataSource) -> None:
         for column in columns:
             flags = " PRIMARY KEY" if column.is_primary_key else ""
             flags += "" if column.nullable else " NOT NULL"
-            click.echo(f"    {column.name:24} {column.native_type or '(untyped)'}{flags}")
+            name = "  " * column.depth + column.name
+            click.echo(f"    {name:24} {column.native_type or '(untyped)'}{flags}")
 
 
 @main.command()

@@ -1,7 +1,8 @@
-"""What the catalog should hold for an ExtractionResult: rows per asset and column, with hashes.
+"""What the catalog should hold for an ExtractionResult: rows per asset and field, with hashes.
 
 Kept apart from the diffing and writing in persistence.py: this module only maps models to rows.
-A table's hash covers its columns, so an unchanged table is recognised without reading them.
+A table's hash covers its fields, nested ones included, so an unchanged table is recognised without
+reading them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pydantic_core import to_json
 
 from metadata_pipelines.models import (
     AssetType,
-    ColumnMetadata,
     ExtractionResult,
     RoutineMetadata,
     TableMetadata,
@@ -110,7 +110,7 @@ def _table_asset(table: TableMetadata) -> DesiredAsset:
         details,
         table_type=table.table_type.value,
         native_type=table.native_type,
-        fields=[_field_row(column) for column in table.columns],
+        fields=_field_rows(table),
     )
 
 
@@ -129,18 +129,29 @@ def _routine_asset(routine: RoutineMetadata) -> DesiredAsset:
     )
 
 
-def _field_row(column: ColumnMetadata) -> dict[str, Any]:
-    return {
-        "name": column.name,
-        "ordinal": column.ordinal,
-        "native_type": column.native_type,
-        "data_type": str(column.data_type),  # StrEnum: str() is its value, without enum lookups
-        "nullable": column.nullable,
-        "default_value": column.default,
-        "is_primary_key": column.is_primary_key,
-        "description": column.comment,
-        "properties": column.properties,
-    }
+def _field_rows(table: TableMetadata) -> list[dict[str, Any]]:
+    """One row per field, nested ones included, parents before their children."""
+    return [
+        {
+            "path": path,
+            "parent_path": parent_path,
+            "depth": depth,
+            "name": column.name,
+            "ordinal": column.ordinal,
+            "native_type": column.native_type,
+            "data_type": str(column.data_type),  # StrEnum: str() is its value, no enum lookups
+            "nullable": column.nullable,
+            "default_value": column.default,
+            "is_primary_key": column.is_primary_key,
+            "repeated": column.repeated,
+            "description": column.comment,
+            "properties": column.properties,
+            "inference": None
+            if column.inference is None
+            else column.inference.model_dump(mode="json"),
+        }
+        for path, parent_path, depth, column in table.iter_fields()
+    ]
 
 
 def content_hash(value: Any) -> str:

@@ -40,7 +40,11 @@ def _copy(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
     for row in rows:
         buffer.write(
             "\t".join(
-                _text(json.dumps(row[name]) if name in json_columns else row[name])
+                _text(
+                    json.dumps(row[name])
+                    if name in json_columns and row[name] is not None
+                    else row[name]
+                )
                 for name in columns
             )
         )

@@ -7,12 +7,16 @@ covers its columns, so the columns of an unchanged table are never even read.
 
 Deletion is scoped: an asset missing from the result is soft-deleted only if no extraction error
 covers it (an error on a database protects everything under it, and the ancestors of what it
-protects). An asset that comes back is restored.
+protects). An asset that comes back is restored. The fields of a deleted asset are deleted with it
+and come back with it.
+
+Assets and fields are classified by one diff (diff.py); the statistics and the change summary are
+read from its result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +32,7 @@ from metadata_pipelines.catalog.asset_rows import (
 )
 from metadata_pipelines.catalog.bulk import insert_rows
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
+from metadata_pipelines.catalog.diff import RowDiff, diff_rows
 from metadata_pipelines.catalog.schema import asset_fields, assets, connector_runs, data_sources
 from metadata_pipelines.models import (
     AssetType,
@@ -111,7 +116,7 @@ class MetadataPersistenceService:
         stats = PersistStats()
         with self._engine.begin() as connection:
             _lock_data_source(connection, tenant_id, data_source_id)
-            existing = {
+            stored = {
                 row.qualified_name: row
                 for row in connection.execute(
                     sa.select(
@@ -128,71 +133,67 @@ class MetadataPersistenceService:
                     )
                 )
             }
-            ids = {qn: row.id for qn, row in existing.items()}
-            inserts, updates, field_work = [], [], []
-            for item in desired:
-                old = existing.get(item.qualified_name)
-                asset_id = old.id if old else new_id()
-                ids[item.qualified_name] = asset_id
-                values = {
+            diff = diff_rows(
+                stored,
+                ((item.qualified_name, item.content_hash, item) for item in desired),
+                keep=lambda _, old: _covered(_stored_path(old), protected_scopes),
+            )
+            ids = {qn: row.id for qn, row in stored.items()}
+            ids.update((item.qualified_name, new_id()) for _, item in diff.added)
+
+            def values(item: DesiredAsset) -> dict[str, Any]:
+                return {
                     **item.row,
                     "parent_id": ids.get(item.parent) if item.parent else None,
                     "content_hash": item.content_hash,
                 }
-                if old is None:
-                    inserts.append(
-                        {
-                            **values,
-                            "id": asset_id,
-                            "tenant_id": tenant_id,
-                            "data_source_id": data_source_id,
-                            "qualified_name": item.qualified_name,
-                            "first_seen_at": now,
-                            "last_seen_at": now,
-                            "updated_at": now,
-                            "deleted_at": None,
-                        }
-                    )
-                    stats.assets.inserted += 1
-                    if item.row["asset_type"] in _RELATIONS:
-                        stats.changes.add("tables_added", item.qualified_name)
-                    if item.fields is not None:
-                        field_work.append((asset_id, item, None))
-                elif old.deleted_at is not None or old.content_hash != item.content_hash:
-                    updates.append({**values, "b_id": asset_id, "updated_at": now})
-                    if old.deleted_at is not None:
-                        stats.assets.restored += 1
-                        if item.row["asset_type"] in _RELATIONS:
-                            stats.changes.add("tables_added", item.qualified_name)
-                    else:
-                        stats.assets.updated += 1
-                    if item.fields is not None:
-                        field_work.append((asset_id, item, old))
-                else:
-                    stats.assets.unchanged += 1
-                    stats.fields.unchanged += len(item.fields or ())
 
-            seen = {item.qualified_name for item in desired}
-            to_delete, protected_unseen = [], []
-            for qn, old in existing.items():
-                if qn in seen or old.deleted_at is not None:
-                    continue
-                if _covered(_stored_path(old), protected_scopes):
-                    protected_unseen.append(old.id)
-                    continue
-                to_delete.append(old.id)
-                stats.assets.deleted += 1
+            inserts = [
+                {
+                    **values(item),
+                    "id": ids[qn],
+                    "tenant_id": tenant_id,
+                    "data_source_id": data_source_id,
+                    "qualified_name": qn,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "updated_at": now,
+                    "deleted_at": None,
+                }
+                for qn, item in diff.added
+            ]
+            updates = [
+                {**values(item), "b_id": old.id, "updated_at": now}
+                for _, item, old in (*diff.changed, *diff.restored)
+            ]
+            _count(stats.assets, diff)
+            stats.fields.unchanged += sum(len(item.fields or ()) for _, item, _ in diff.unchanged)
+            for qn, item in (*diff.added, *((qn, item) for qn, item, _ in diff.restored)):
+                if item.row["asset_type"] in _RELATIONS:
+                    stats.changes.add("tables_added", qn)
+            for qn, old in diff.removed:
                 if old.asset_type in _RELATIONS:
                     stats.changes.add("tables_removed", qn)
+            field_work = [
+                (ids[qn], item, None) for qn, item in diff.added if item.fields is not None
+            ] + [
+                (old.id, item, old)
+                for qn, item, old in (*diff.changed, *diff.restored)
+                if item.fields is not None
+            ]
 
             insert_rows(connection, assets, inserts)
             if updates:
                 connection.execute(_UPDATE_ASSET, updates)
-            self._soft_delete(connection, assets, to_delete, now)
+            removed_ids = [old.id for _, old in diff.removed]
+            self._soft_delete(connection, assets, removed_ids, now)
+            stats.fields.deleted += self._soft_delete(
+                connection, asset_fields, removed_ids, now, column=asset_fields.c.asset_id
+            )
             self._persist_fields(
                 connection, tenant_id, data_source_id, field_work, protected_scopes, stats, now
             )
-            _touch_last_seen(connection, data_source_id, protected_unseen, now)
+            _touch_last_seen(connection, data_source_id, [old.id for _, old in diff.kept], now)
             if connector_run_id:
                 connection.execute(
                     connector_runs.update()
@@ -211,83 +212,120 @@ class MetadataPersistenceService:
         stats: PersistStats,
         now: datetime,
     ) -> None:
-        existing_ids = [asset_id for asset_id, _, old in work if old is not None]
-        existing: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(existing_ids):
+        stored: dict[tuple[str, str], Any] = {}
+        for chunk in _chunks([asset_id for asset_id, _, old in work if old is not None]):
             for row in connection.execute(
                 sa.select(
                     asset_fields.c.id,
                     asset_fields.c.asset_id,
-                    asset_fields.c.name,
+                    asset_fields.c.path,
+                    asset_fields.c.parent_path,
                     asset_fields.c.native_type,
                     asset_fields.c.content_hash,
                     asset_fields.c.deleted_at,
                 ).where(asset_fields.c.asset_id.in_(chunk))
             ):
-                existing.setdefault(row.asset_id, {})[row.name] = row
-        inserts, updates, to_delete = [], [], []
-        for asset_id, item, old_asset in work:
-            old_fields = existing.get(asset_id, {})
-            table_is_new = old_asset is None
-            for values in item.fields or ():
-                # Hashed only here: an unchanged table's hash already covers its columns.
-                values["content_hash"] = content_hash(values)
-                old = old_fields.get(values["name"])
-                if old is None:
-                    # Completed in place: a first sync holds tens of thousands of these.
-                    values.update(
-                        id=new_id(),
-                        tenant_id=tenant_id,
-                        data_source_id=data_source_id,
-                        asset_id=asset_id,
-                        created_at=now,
-                        updated_at=now,
-                        deleted_at=None,
-                    )
-                    inserts.append(values)
-                    stats.fields.inserted += 1
-                    if not table_is_new:
-                        stats.changes.add(
-                            "columns_added", f"{item.qualified_name}.{values['name']}"
-                        )
-                elif old.deleted_at is not None or old.content_hash != values["content_hash"]:
-                    updates.append({**values, "b_id": old.id, "updated_at": now})
-                    if old.deleted_at is not None:
-                        stats.fields.restored += 1
-                        stats.changes.add(
-                            "columns_added", f"{item.qualified_name}.{values['name']}"
-                        )
-                    else:
-                        stats.fields.updated += 1
-                        if old.native_type != values["native_type"]:
-                            stats.changes.add(
-                                "columns_retyped",
-                                f"{item.qualified_name}.{values['name']}: "
-                                f"{old.native_type} -> {values['native_type']}",
-                            )
-                else:
-                    stats.fields.unchanged += 1
-            if _covered(item.path, protected_scopes):
-                continue
-            wanted = {values["name"] for values in item.fields or ()}
-            for name, old in old_fields.items():
-                if name not in wanted and old.deleted_at is None:
-                    to_delete.append(old.id)
-                    stats.fields.deleted += 1
-                    stats.changes.add("columns_removed", f"{item.qualified_name}.{name}")
+                stored[(row.asset_id, row.path)] = row
+        protected = {
+            asset_id for asset_id, item, _ in work if _covered(item.path, protected_scopes)
+        }
+
+        def desired() -> Iterator[tuple[tuple[str, str], str, dict[str, Any]]]:
+            for asset_id, item, _ in work:
+                for values in item.fields or ():
+                    # Hashed only here: an unchanged table's hash already covers its fields.
+                    values["content_hash"] = content_hash(values)
+                    yield (asset_id, values["path"]), values["content_hash"], values
+
+        diff = diff_rows(stored, desired(), keep=lambda key, _: key[0] in protected)
+        _count(stats.fields, diff)
+        _summarize_fields(stats.changes, work, diff)
+        ids = {key: row.id for key, row in stored.items()}
+        ids.update((key, new_id()) for key, _ in diff.added)
+        inserts = []
+        for (asset_id, path), values in diff.added:
+            parent_path = values["parent_path"]
+            # Completed in place: a first sync holds tens of thousands of these.
+            values.update(
+                id=ids[(asset_id, path)],
+                parent_id=None if parent_path is None else ids[(asset_id, parent_path)],
+                tenant_id=tenant_id,
+                data_source_id=data_source_id,
+                asset_id=asset_id,
+                created_at=now,
+                updated_at=now,
+                deleted_at=None,
+            )
+            inserts.append(values)
         insert_rows(connection, asset_fields, inserts)
+        updates = [
+            {**values, "b_id": old.id, "updated_at": now}
+            for _, values, old in (*diff.changed, *diff.restored)
+        ]
         if updates:
             connection.execute(_UPDATE_FIELD, updates)
-        self._soft_delete(connection, asset_fields, to_delete, now)
+        self._soft_delete(connection, asset_fields, [old.id for _, old in diff.removed], now)
 
     @staticmethod
     def _soft_delete(
-        connection: sa.Connection, table: sa.Table, ids: list[str], now: datetime
-    ) -> None:
+        connection: sa.Connection,
+        table: sa.Table,
+        ids: list[str],
+        now: datetime,
+        column: sa.Column | None = None,
+    ) -> int:
+        """Mark live rows deleted whose `column` (the id by default) is in `ids`; returns how many."""
+        column = table.c.id if column is None else column
+        deleted = 0
         for chunk in _chunks(ids):
-            connection.execute(
-                table.update().where(table.c.id.in_(chunk)).values(deleted_at=now, updated_at=now)
+            deleted += connection.execute(
+                table.update()
+                .where(column.in_(chunk), table.c.deleted_at.is_(None))
+                .values(deleted_at=now, updated_at=now)
+            ).rowcount
+        return deleted
+
+
+def _summarize_fields(
+    changes: ChangeSummary, work: list[tuple[str, DesiredAsset, Any]], diff: RowDiff
+) -> None:
+    """Fields added, removed and retyped in tables that were there before (a new or restored
+    table is listed itself). A sub-tree added or removed is listed once, by its top field."""
+    listed = {asset_id for asset_id, _, old in work if old is not None and old.deleted_at is None}
+    names = {asset_id: item.qualified_name for asset_id, item, _ in work}
+
+    def report(kind: str, parents: dict[tuple[str, str], str | None]) -> None:
+        nested: dict[tuple[str, str], int] = {}
+        for key in parents:
+            top = key
+            while (parent := parents[top]) is not None and (top[0], parent) in parents:
+                top = (top[0], parent)
+            nested[top] = nested.get(top, -1) + 1
+        for (asset_id, path), count in nested.items():
+            if asset_id in listed:
+                more = f" (with {count} nested field{'s' * (count > 1)})" if count else ""
+                changes.add(kind, f"{names[asset_id]}.{path}{more}")
+
+    report(
+        "columns_added",
+        {key: values["parent_path"] for key, values in diff.added}
+        | {key: values["parent_path"] for key, values, _ in diff.restored},
+    )
+    report("columns_removed", {key: old.parent_path for key, old in diff.removed})
+    for (asset_id, path), values, old in diff.changed:
+        if old.native_type != values["native_type"] and asset_id in listed:
+            changes.add(
+                "columns_retyped",
+                f"{names[asset_id]}.{path}: {old.native_type} -> {values['native_type']}",
             )
+
+
+def _count(counts: ChangeCounts, diff: RowDiff) -> None:
+    counts.inserted += len(diff.added)
+    counts.updated += len(diff.changed)
+    counts.restored += len(diff.restored)
+    counts.unchanged += len(diff.unchanged)
+    counts.deleted += len(diff.removed)
 
 
 def _lock_data_source(connection: sa.Connection, tenant_id: str, data_source_id: str) -> None:
@@ -333,15 +371,17 @@ _UPDATE_ASSET = (
     .where(assets.c.id == sa.bindparam("b_id"))
     .values({name: sa.bindparam(name) for name in _ASSET_CONTENT} | {"deleted_at": None})
 )
-_FIELD_CONTENT = (
+_FIELD_CONTENT = (  # path, and so name, parent and depth, identify the row: never updated
     "ordinal",
     "native_type",
     "data_type",
     "nullable",
     "default_value",
     "is_primary_key",
+    "repeated",
     "description",
     "properties",
+    "inference",
     "content_hash",
     "updated_at",
 )

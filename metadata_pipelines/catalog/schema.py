@@ -122,6 +122,13 @@ asset_fields = sa.Table(
         sa.ForeignKey("assets.id", ondelete="CASCADE"),
         nullable=False,
     ),
+    # A field's path (models.field_path): its name for a top-level column, `address.city` or
+    # `items[].sku` below one. parent_path / parent_id name the field it is nested in (NULL at the
+    # top); depth is 0 at the top; ordinal counts among siblings.
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("parent_path", sa.Text, nullable=True),
+    sa.Column("parent_id", sa.String(36), nullable=True, index=True),
+    sa.Column("depth", sa.Integer, nullable=False, server_default="0"),
     sa.Column("name", sa.String(1024), nullable=False),
     sa.Column("ordinal", sa.Integer, nullable=False),
     sa.Column("native_type", sa.Text, nullable=False),
@@ -129,11 +136,14 @@ asset_fields = sa.Table(
     sa.Column("nullable", sa.Boolean, nullable=False),
     sa.Column("default_value", sa.Text, nullable=True),
     sa.Column("is_primary_key", sa.Boolean, nullable=False),
+    sa.Column("repeated", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("description", sa.Text, nullable=True),
     sa.Column("properties", sa.JSON, nullable=False),
+    # models.FieldInference for a field of an inferred schema (sampled documents, messages, files).
+    sa.Column("inference", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("content_hash", sa.String(64), nullable=False),
     _timestamp("created_at", nullable=False),
     _timestamp("updated_at", nullable=False),
     _timestamp("deleted_at"),
-    sa.UniqueConstraint("asset_id", "name"),
+    sa.UniqueConstraint("asset_id", "path"),
 )

@@ -8,9 +8,9 @@ from metadata_pipelines.models import ExtractionResult
 _SECTIONS = (
     ("tables_added", "Tables and views added"),
     ("tables_removed", "Tables and views removed"),
-    ("columns_added", "Columns added"),
-    ("columns_removed", "Columns removed"),
-    ("columns_retyped", "Columns retyped"),
+    ("columns_added", "Columns and nested fields added"),
+    ("columns_removed", "Columns and nested fields removed"),
+    ("columns_retyped", "Columns and nested fields retyped"),
 )
 
 

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+import pytest
 import sqlalchemy as sa
 
 from metadata_pipelines.catalog import migrate
-from metadata_pipelines.catalog.database import create_catalog_engine
-from metadata_pipelines.catalog.schema import metadata
+from metadata_pipelines.catalog.asset_rows import desired_assets, new_id
+from metadata_pipelines.catalog.database import CatalogDatabase, create_catalog_engine
+from metadata_pipelines.catalog.schema import asset_fields, assets, metadata
+from metadata_pipelines.extractors.mysql import MySQLExtractor
+from metadata_pipelines.models import ExtractionResult, field_path, split_field_path, utcnow
+from metadata_pipelines_tests.test_extractors.databricks_support import (
+    TOKEN,
+    fake_workspace,  # noqa: F401 (fixture)
+    populate,
+    run,
+)
+from metadata_pipelines_tests.test_extractors.databricks_support import (
+    extractor as databricks_extractor,
+)
+from metadata_pipelines_tests.test_extractors.mysql_fixture import (
+    ODD_COLUMNS,
+    mysql_schema,  # noqa: F401 (fixture)
+    root_config,
+    root_credentials,
+)
 
 
 def test_upgrade_creates_every_table_and_is_repeatable(catalog_url):
@@ -37,3 +59,173 @@ def test_models_and_migrations_agree(catalog_url):
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
     assert differences == []
+
+
+# 0003: nested fields ------------------------------------------------------------------------------
+
+_FIELDS_0002 = (
+    "name",
+    "ordinal",
+    "native_type",
+    "data_type",
+    "nullable",
+    "default_value",
+    "is_primary_key",
+    "description",
+    "properties",
+)
+
+
+def _persist_as_of_0002(
+    engine: sa.Engine, tenant_id: str, source_id: str, result: ExtractionResult
+) -> None:
+    """What persistence wrote before 0003: assets, and their top-level columns keyed by name."""
+    now = utcnow()
+    ids: dict[str, str] = {}
+    with engine.begin() as connection:
+        for item in desired_assets(result):
+            ids[item.qualified_name] = asset_id = new_id()
+            connection.execute(
+                assets.insert().values(
+                    **item.row,
+                    id=asset_id,
+                    tenant_id=tenant_id,
+                    data_source_id=source_id,
+                    parent_id=ids.get(item.parent) if item.parent else None,
+                    qualified_name=item.qualified_name,
+                    content_hash=item.content_hash,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    updated_at=now,
+                )
+            )
+            columns = [values for values in item.fields or () if values["depth"] == 0]
+            if columns:
+                connection.execute(
+                    sa.table("asset_fields", *(sa.column(c) for c in _OLD_FIELD_ROW)).insert(),
+                    [
+                        {
+                            **{key: values[key] for key in _FIELDS_0002},
+                            "properties": json.dumps(values["properties"]),
+                            "id": new_id(),
+                            "tenant_id": tenant_id,
+                            "data_source_id": source_id,
+                            "asset_id": asset_id,
+                            "content_hash": "0" * 40,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for values in columns
+                    ],
+                )
+
+
+_OLD_FIELD_ROW = (
+    *_FIELDS_0002,
+    "id",
+    "tenant_id",
+    "data_source_id",
+    "asset_id",
+    "content_hash",
+    "created_at",
+    "updated_at",
+)
+
+
+@pytest.fixture
+def databricks_result(fake):
+    populate(fake)
+    return run(databricks_extractor(fake).extract_metadata())
+
+
+@pytest.fixture
+def mysql_result(mysql_schema):  # noqa: F811
+    return asyncio.run(
+        MySQLExtractor(root_config(mysql_schema), root_credentials()).extract_metadata()
+    )
+
+
+def test_0003_migrates_a_catalog_holding_mysql_and_databricks_assets(
+    catalog_url,
+    cipher,
+    tenant_id,
+    mysql_schema,  # noqa: F811
+    mysql_result,
+    databricks_result,
+    fake,
+):
+    engine = create_catalog_engine(catalog_url)
+    migrate.upgrade(engine, "0002")
+    catalog = CatalogDatabase(catalog_url, cipher)
+    sources = {
+        "mysql": catalog.data_sources.create(
+            tenant_id=tenant_id,
+            name="shop",
+            connector_type="mysql",
+            config=root_config(mysql_schema),
+            credentials=root_credentials(),
+        ),
+        "databricks": catalog.data_sources.create(
+            tenant_id=tenant_id,
+            name="lakehouse",
+            connector_type="databricks",
+            config={"workspace_url": fake.url, "http_path": "/sql/1.0/warehouses/fakewarehouse01"},
+            credentials={"access_token": TOKEN},
+        ),
+    }
+    results = {"mysql": mysql_result, "databricks": databricks_result}
+    for kind, source in sources.items():
+        _persist_as_of_0002(engine, tenant_id, source.id, results[kind])
+    with engine.connect() as connection:
+        before = dict(connection.execute(sa.text("SELECT id, name FROM asset_fields")).all())
+    assert any(name in ODD_COLUMNS for name in before.values())
+
+    migrate.upgrade(engine)
+
+    with engine.connect() as connection:
+        migrated = connection.execute(sa.select(asset_fields)).mappings().all()
+    assert {row["id"]: row["name"] for row in migrated} == before
+    for row in migrated:
+        assert row["path"] == field_path(None, "", row["name"])
+        assert split_field_path(row["path"]) == [(row["name"], "")]
+        assert (row["parent_path"], row["parent_id"], row["depth"]) == (None, None, 0)
+        assert row["repeated"] is (row["data_type"] == "array")
+        assert row["inference"] is None
+    assert any(row["path"] != row["name"] for row in migrated)  # odd names were quoted
+
+    # The next sync of each source keeps every migrated row (same ids), removes nothing, and adds
+    # only the nested fields the old schema could not hold.
+    for kind, source in sources.items():
+        result = results[kind]
+        stats = catalog.persistence.persist(tenant_id, source.id, result)
+        nested = sum(
+            1 for table in result.tables for _, parent, _, _ in table.iter_fields() if parent
+        )
+        assert stats.fields.inserted == nested, kind
+        assert (stats.fields.deleted, stats.assets.deleted, stats.assets.inserted) == (0, 0, 0)
+        assert stats.changes.columns_removed == [] and stats.changes.tables_added == []
+        again = catalog.persistence.persist(tenant_id, source.id, result)
+        assert (again.totals()["inserted"], again.totals()["updated"]) == (0, 0), kind
+    with engine.connect() as connection:
+        after = {
+            row.id: row.name
+            for row in connection.execute(
+                sa.select(asset_fields.c.id, asset_fields.c.name).where(asset_fields.c.depth == 0)
+            )
+        }
+    assert after == before
+    catalog.dispose()
+    engine.dispose()
+
+
+def test_0003_downgrades_to_top_level_columns(catalog_url):
+    engine = create_catalog_engine(catalog_url)
+    migrate.upgrade(engine)
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.downgrade(migrate.alembic_config(connection), "0002")
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("asset_fields")}
+    assert "path" not in columns and "name" in columns
+    migrate.upgrade(engine)
+    engine.dispose()

@@ -159,12 +159,21 @@ def test_missing_assets_are_soft_deleted_and_restored(catalog, source):
     deleted = _live(catalog, source.id)["crm.public.leads"]
     assert deleted["deleted_at"] is not None
 
+    # Its columns are deleted with it, and not listed one by one in the summary.
+    assert stats.fields.deleted == 1
+    assert stats.changes.columns_removed == []
+    assert _fields(catalog, source.id)[("crm.public.leads", "id")]["deleted_at"] is not None
+
     stats = catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
     assert stats.assets.restored == 1
+    assert stats.fields.restored == 1
+    assert stats.changes.tables_added == ["crm.public.leads"]
+    assert stats.changes.columns_added == []
     restored = _live(catalog, source.id)["crm.public.leads"]
     assert restored["deleted_at"] is None
     assert restored["id"] == deleted["id"]
     assert restored["first_seen_at"] == deleted["first_seen_at"]
+    assert _fields(catalog, source.id)[("crm.public.leads", "id")]["deleted_at"] is None
 
 
 def test_nothing_is_deleted_inside_a_failed_scope(catalog, source):

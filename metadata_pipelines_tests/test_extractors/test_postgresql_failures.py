@@ -368,6 +368,45 @@ def test_databases_are_read_concurrently_up_to_the_bound(
     assert extractor.peak_connections <= bound
 
 
+class _MapsWhileReading(PostgreSQLExtractor):
+    """Holds each database's mapping until another database's read has started (or 10 s pass)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads_started = 0
+        self.overlapped: list[bool] = []
+        self._started = threading.Condition()
+
+    def _read_database(self, caps, listed, connection):  # type: ignore[no-untyped-def]
+        with self._started:
+            self.reads_started += 1
+            self._started.notify_all()
+        return super()._read_database(caps, listed, connection)
+
+    def _batches(self, caps, outcome):  # type: ignore[no-untyped-def]
+        with self._started:
+            seen = self.reads_started
+            last = seen == len(self.listed_names)
+            self.overlapped.append(
+                last or self._started.wait_for(lambda: self.reads_started > seen, timeout=10)
+            )
+        yield from super()._batches(caps, outcome)
+
+
+def test_one_database_is_mapped_while_the_next_is_read(
+    postgres_server: sa.Engine, postgres_source: PostgresFixture
+) -> None:
+    extractor = _MapsWhileReading(
+        admin_config(postgres_source, max_concurrent_databases=1), admin_credentials()
+    )
+    extractor.listed_names = sorted(postgres_source.databases)
+    result = asyncio.run(extractor.extract_metadata())
+    assert len(result.databases) == 3
+    # Every database but the last was mapped while the next one was being read, one connection
+    # at a time all along.
+    assert extractor.overlapped == [True, True, True]
+
+
 @pytest.fixture
 def locked_customers(postgres_source: PostgresFixture) -> Iterator[None]:
     """An administrator holding ACCESS EXCLUSIVE on shop.customers, as a long ALTER TABLE would."""

@@ -68,7 +68,7 @@ def _snapshot(catalog, source_id):
             )
         }
         fields = {
-            (row.asset_id, row.name): row.native_type
+            (row.asset_id, row.path): row.native_type
             for row in connection.execute(
                 sa.select(asset_fields).where(asset_fields.c.data_source_id == source_id)
             )
@@ -97,6 +97,21 @@ def test_sync_resync_and_a_nested_field_added(
     orders_id = found[orders][0]
     assert fields[(orders_id, "customer")] == "STRUCT"
     assert fields[(orders_id, "tags")] == "ARRAY<STRING>"
+    # Every nested field is a row of its own, addressed by its path.
+    assert {path for asset_id, path in fields if asset_id == orders_id} == {
+        "id",
+        "customer",
+        "customer.name",
+        "customer.addresses",
+        "customer.addresses[].city",
+        "customer.addresses[].geo",
+        "customer.addresses[].geo.lat",
+        "customer.addresses[].geo.lon",
+        "tags",
+        "amount",
+        "ordered_at",
+    }
+    assert fields[(orders_id, "customer.addresses[].geo.lat")] == "FLOAT64"
 
     again = _sync(source, dagster_instance, job_resources)
     assert again.connector_run.status is RunStatus.SUCCEEDED
@@ -122,7 +137,7 @@ def test_sync_resync_and_a_nested_field_added(
 
     stats = changed.connector_run.stats
     assert changed.connector_run.status is RunStatus.SUCCEEDED
-    assert stats["changes"]["columns_added"] == [f"{orders}.channel"]
+    assert stats["changes"]["columns_added"] == [f"{orders}.customer.email", f"{orders}.channel"]
     assert stats["updated"] >= 1
     after, _ = _snapshot(job_catalog, source.id)
     assert after[orders][1] != found[orders][1]  # the table's hash covers its nested fields

@@ -3,9 +3,10 @@
 A PostgreSQL session sees one database, so each database is read over its own connection, in one
 `REPEATABLE READ READ ONLY` transaction (a consistent snapshot of its catalog, and nothing left idle
 in a transaction: the connection closes right after COMMIT). Up to `max_concurrent_databases` are
-read at once. psycopg2 is blocking: each database's connection, queries and mapping run in a worker
-thread (`asyncio.to_thread`), so the event loop stays free; psycopg2 releases the GIL while it
-waits on the server, so databases overlap their server time.
+read at once. psycopg2 is blocking: each database's connection, queries and mapping run in worker
+threads (`asyncio.to_thread`), so the event loop stays free; psycopg2 releases the GIL while it
+waits on the server, so databases overlap their server time, and one database's mapping overlaps
+the next one's reading.
 
 Every session sets, in the startup packet (no extra statement): `application_name`,
 `statement_timeout`, `lock_timeout` (catalog deparsing functions wait behind an ALTER TABLE),
@@ -143,29 +144,48 @@ class PostgreSQLExtractor(BaseMetadataExtractor):
             await asyncio.to_thread(self._close, connection)
 
     async def stream_metadata(self) -> AsyncIterator[ExtractionBatch]:
-        """One batch per database (or per `batch_tables` tables of a large one), in name order;
-        databases are read and mapped `max_concurrent_databases` at a time, so at most that many
-        (and the one being handed over) are held."""
+        """One batch per database (or per `batch_tables` tables of a large one), in name order.
+
+        At most `max_concurrent_databases` connections are open. A database's connection closes
+        as soon as its rows are read, and the next database's read starts then, while those rows
+        are mapped (CPU) in the meantime: so at most one database more than that bound (and the
+        one being handed over) is held in memory.
+        """
         self.statements_per_database = {}
         listing = await asyncio.to_thread(self._list_databases)
+        bound = self.config.max_concurrent_databases
         pending: deque[asyncio.Future[_Mapped]] = deque()
         waiting = iter(listing.databases)
+        reading = 0
+        closing = False
 
         def start_next() -> None:
+            nonlocal reading
+            if closing or reading >= bound or len(pending) > bound:
+                return
             listed = next(waiting, None)
             if listed is None:
                 return
             reuse = None
             if listing.connection is not None and listed.metadata.name == _name(listing.connection):
                 reuse, listing.connection = listing.connection, None
-            pending.append(
-                asyncio.ensure_future(
-                    asyncio.to_thread(self._read_and_map, listing.capabilities, listed, reuse)
+            reading += 1
+            pending.append(asyncio.ensure_future(read_then_map(listed, reuse)))
+
+        async def read_then_map(listed: ListedDatabase, reuse: Connection | None) -> _Mapped:
+            nonlocal reading
+            try:
+                outcome = await asyncio.to_thread(
+                    self._read_database, listing.capabilities, listed, reuse
                 )
-            )
+            finally:
+                reading -= 1
+            start_next()
+            batches = self._batches(listing.capabilities, outcome)
+            return await asyncio.to_thread(next, batches, None), batches
 
         try:
-            for _ in range(self.config.max_concurrent_databases):
+            for _ in range(bound):
                 start_next()
             while pending:
                 first, rest = await pending.popleft()
@@ -176,23 +196,16 @@ class PostgreSQLExtractor(BaseMetadataExtractor):
                 while (batch := await asyncio.to_thread(next, rest, None)) is not None:
                     yield batch
         finally:
+            closing = True
             if listing.connection is not None:
                 self._close(listing.connection)
             if pending:
                 self._cancel_all()
-                for future in pending:
+                for future in list(pending):
                     with contextlib.suppress(BaseException):
                         await future
 
     # Blocking parts, run in worker threads ------------------------------------------------------
-
-    def _read_and_map(
-        self, caps: queries.Capabilities, listed: ListedDatabase, connection: Connection | None
-    ) -> _Mapped:
-        """Read a database and build its first batch in the same worker thread, so one database's
-        mapping (CPU) overlaps the other databases' reads (server time)."""
-        batches = self._batches(caps, self._read_database(caps, listed, connection))
-        return next(batches, None), batches
 
     def _list_databases(self) -> _Listing:
         config = self.config
