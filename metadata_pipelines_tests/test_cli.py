@@ -87,11 +87,13 @@ def test_sources_lifecycle(cli, home, sample):
     assert cli("request-sync", "shop") == f"connector run {run_id}: already pending\n"
     assert "pending" in cli("runs", "shop")
 
-    synced = cli("sync", "shop")
-    assert ": SUCCEEDED" in synced and "7 table, 2 view" in synced
+    synced = cli("sync", "shop")  # serves the pending request: one sync per source at a time
+    assert f"connector run {run_id}: SUCCEEDED" in synced and "7 table, 2 view" in synced
     assert _has_partition(source_id)
     history = cli("runs", "shop")
-    assert "succeeded" in history and "trigger=manual" in history
+    assert "succeeded" in history and "pending" not in history
+    synced = cli("sync", "shop")
+    assert "trigger=manual" in cli("runs", "shop")
 
     bad = cli(
         "sources", "add", "bad", "--type", "sqlite", "--config", '{"path": 1, "nope": 2}', expect=1

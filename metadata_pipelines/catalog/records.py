@@ -60,3 +60,5 @@ class ConnectorRun(_Record):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    heartbeat_at: datetime | None = None
+    worker: str | None = None

@@ -9,16 +9,17 @@ permanent ones raise `Failure(allow_retries=False)` so they fail at once.
 import asyncio
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import dagster as dg
 from pydantic import BaseModel, ConfigDict
 
+from metadata_pipelines.catalog.connector_runs import SourceBusy
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable
 from metadata_pipelines.catalog.persistence import PersistStats
-from metadata_pipelines.catalog.records import DataSource, RunStatus
+from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStatus
 from metadata_pipelines.catalog.storable import storable
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
 from metadata_pipelines.extractors.errors import (
@@ -29,11 +30,15 @@ from metadata_pipelines.extractors.errors import (
 )
 from metadata_pipelines.models import ExtractionResult, ExtractionStatus
 from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.liveness import Heartbeat, close_if_ended, worker_name
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
 from metadata_pipelines.orchestration.summary import changes_markdown
 
 RETRY_DELAY_ENV = "METADATA_PIPELINES_RETRY_DELAY_SECONDS"
 
+# How transient failures are retried. The ops raise `RetryRequested` themselves instead of carrying
+# this as their RetryPolicy: Dagster turns an interrupt (a terminated run) inside an op with a
+# RetryPolicy into a step retry, so a terminated run would go on and succeed.
 SYNC_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3,
     delay=float(os.environ.get(RETRY_DELAY_ENV, "5")),
@@ -54,13 +59,8 @@ class SyncTarget(BaseModel):
     connector_run_id: str
 
 
-class TransientStepError(Exception):
-    """A scrubbed, retryable failure handed to the op's RetryPolicy."""
-
-
 @dg.op(
     name="check_connection",
-    retry_policy=SYNC_RETRY_POLICY,
     description="Resolve the partition's data source, open its connector run, test the connection.",
 )
 def check_source_connection(
@@ -69,23 +69,17 @@ def check_source_connection(
     extractors: ExtractorFactoryResource,
 ) -> SyncTarget:
     db = catalog.get_catalog()
-    source = _resolve_source(context, db)
-    run_tags_now = dict(context.run.tags)
-    missing_tags = {
-        key: value
-        for key, value in run_tags.source_tags(source).items()
-        if run_tags_now.get(key) != value
-    }
-    if missing_tags:
-        context.instance.add_run_tags(context.run_id, missing_tags)
-    connector_run = db.connector_runs.open_for_dagster_run(
-        tenant_id=source.tenant_id,
-        data_source_id=source.id,
-        dagster_run_id=context.run_id,
-        trigger=run_tags.trigger_of(run_tags_now),
-        parent_dagster_run_id=context.run.parent_run_id,
-        pending_run_id=run_tags_now.get(run_tags.CONNECTOR_RUN_ID),
-    )
+    with _retry_if_catalog_down(context):
+        source = _resolve_source(context, db)
+        run_tags_now = dict(context.run.tags)
+        missing_tags = {
+            key: value
+            for key, value in run_tags.source_tags(source).items()
+            if run_tags_now.get(key) != value
+        }
+        if missing_tags:
+            context.instance.add_run_tags(context.run_id, missing_tags)
+        connector_run = _open_row(context, db, source, run_tags_now)
     target = SyncTarget(
         tenant_id=source.tenant_id,
         data_source_id=source.id,
@@ -105,7 +99,6 @@ def check_source_connection(
 
 
 @dg.op(
-    retry_policy=SYNC_RETRY_POLICY,
     description="Read all metadata in scope from the source.",
 )
 def extract_metadata(
@@ -115,7 +108,8 @@ def extract_metadata(
     extractors: ExtractorFactoryResource,
 ) -> ExtractionResult:
     db = catalog.get_catalog()
-    target = _for_this_run(context, db, target)
+    with _retry_if_catalog_down(context):
+        target = _for_this_run(context, db, target)
     with _sync_step(context, db, target, "extract_metadata") as secrets:
         source = db.data_sources.get(target.data_source_id, target.tenant_id)
         extractor = _build_extractor(db, extractors, source, secrets)
@@ -137,7 +131,6 @@ def extract_metadata(
 
 
 @dg.op(
-    retry_policy=SYNC_RETRY_POLICY,
     description="Write the extracted metadata into the catalog in one transaction.",
 )
 def persist_metadata(
@@ -147,7 +140,8 @@ def persist_metadata(
     catalog: CatalogResource,
 ) -> dict[str, Any]:
     db = catalog.get_catalog()
-    target = _for_this_run(context, db, target)
+    with _retry_if_catalog_down(context):
+        target = _for_this_run(context, db, target)
     with _sync_step(context, db, target, "persist_metadata"):
         result, cleaned = storable(result)
         for name in cleaned:
@@ -163,14 +157,15 @@ def persist_metadata(
         "catalog updated: " + ", ".join(f"{n} {kind}" for kind, n in stats.totals().items())
     )
     partial = result.status is ExtractionStatus.PARTIAL
-    db.connector_runs.finish(
-        target.connector_run_id,
-        RunStatus.PARTIAL if partial else RunStatus.SUCCEEDED,
-        error_code="partial_extraction" if partial else None,
-        error_message=_partial_message(result) if partial else None,
-        stats=summary,
-        extraction_errors=[error.model_dump(mode="json") for error in result.errors],
-    )
+    with _retry_if_catalog_down(context):  # a retry persists again: unchanged, it writes nothing
+        db.connector_runs.finish(
+            target.connector_run_id,
+            RunStatus.PARTIAL if partial else RunStatus.SUCCEEDED,
+            error_code="partial_extraction" if partial else None,
+            error_message=_partial_message(result) if partial else None,
+            stats=summary,
+            extraction_errors=[error.model_dump(mode="json") for error in result.errors],
+        )
     context.add_output_metadata(_persist_metadata(stats, result))
     return summary
 
@@ -186,6 +181,35 @@ def _persist_metadata(stats: PersistStats, result: ExtractionResult) -> dict[str
         "tables_removed": stats.changes.counts.get("tables_removed", 0),
         "changes": dg.MetadataValue.md(changes_markdown(stats, result)),
     }
+
+
+def _open_row(
+    context: dg.OpExecutionContext, db: CatalogDatabase, source: DataSource, tags: dict[str, str]
+) -> ConnectorRun:
+    """This run's row; fails at once, without retry, if another sync of the source is active."""
+
+    def open_row() -> ConnectorRun:
+        return db.connector_runs.open_for_dagster_run(
+            tenant_id=source.tenant_id,
+            data_source_id=source.id,
+            dagster_run_id=context.run_id,
+            trigger=run_tags.trigger_of(tags),
+            parent_dagster_run_id=context.run.parent_run_id,
+            pending_run_id=tags.get(run_tags.CONNECTOR_RUN_ID),
+            worker=worker_name(),
+        )
+
+    try:
+        return open_row()
+    except SourceBusy as busy:
+        # A run that ended without closing its row (a crashed worker this run retries) is closed.
+        if close_if_ended(db, context.instance, busy.active) is None:
+            raise dg.Failure(
+                f"check_connection: {busy}; one sync per data source at a time",
+                allow_retries=False,
+                metadata={"error_code": "source_busy"},
+            ) from None
+    return open_row()
 
 
 def _resolve_source(context: dg.OpExecutionContext, db: CatalogDatabase) -> DataSource:
@@ -224,6 +248,7 @@ def _for_this_run(
         dagster_run_id=context.run_id,
         trigger=run_tags.trigger_of(dict(context.run.tags)),
         parent_dagster_run_id=context.run.parent_run_id,
+        worker=worker_name(),
     )
     if run.id == target.connector_run_id:
         return target
@@ -259,7 +284,20 @@ def _sync_step(
     try:
         if context.retry_number > 0:
             db.connector_runs.record_attempt(target.connector_run_id)
-        yield secrets
+        with Heartbeat(db, target.connector_run_id):
+            yield secrets
+    except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+        # The run was terminated: the step ends here (an open persist transaction rolls back) and
+        # the run ends CANCELED; the interrupt goes on so Dagster records it as such.
+        with suppress(Exception):
+            db.connector_runs.finish(
+                target.connector_run_id,
+                RunStatus.CANCELED,
+                error_code="canceled",
+                error_message=f"{step}: the Dagster run was terminated",
+                only_if_unfinished=True,
+            )
+        raise
     except dg.Failure:
         raise
     except ExtractorError as error:
@@ -272,6 +310,25 @@ def _sync_step(
             _fail_or_retry(context, db, target, step, TransientExtractorError(message), message)
         message = f"unexpected {type(error).__name__}: {scrub(str(error), secrets)}"
         _fail_or_retry(context, db, target, step, PermanentExtractorError(message), message)
+
+
+@contextmanager
+def _retry_if_catalog_down(context: dg.OpExecutionContext) -> Iterator[None]:
+    """Catalog calls outside a step's own error handling: the catalog away is retried too."""
+    try:
+        yield
+    except Exception as error:
+        if not catalog_unavailable(error) or context.retry_number >= SYNC_RETRY_POLICY.max_retries:
+            raise
+        context.log.warning(f"catalog database unavailable ({type(error).__name__}), retrying")
+        raise _retry(context) from None
+
+
+def _retry(context: dg.OpExecutionContext) -> dg.RetryRequested:
+    return dg.RetryRequested(
+        max_retries=SYNC_RETRY_POLICY.max_retries,
+        seconds_to_wait=SYNC_RETRY_POLICY.calculate_delay(context.retry_number + 1),
+    )
 
 
 def _fail_or_retry(
@@ -288,7 +345,7 @@ def _fail_or_retry(
             f"{text} (transient; attempt {context.retry_number + 1} of "
             f"{SYNC_RETRY_POLICY.max_retries + 1}, retrying)"
         )
-        raise TransientStepError(text) from None
+        raise _retry(context) from None
     if error.retryable:
         text += f" (gave up after {context.retry_number + 1} attempts)"
     try:

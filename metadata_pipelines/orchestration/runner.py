@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 
-from metadata_pipelines.catalog.records import ConnectorRun
+from metadata_pipelines.catalog.connector_runs import SourceBusy
+from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
+from metadata_pipelines.orchestration.liveness import Heartbeat, expire_stale_runs, worker_name
 from metadata_pipelines.orchestration.partitions import ensure_partition
+from metadata_pipelines.orchestration.reconcile import reconcile_run
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
 
 ACTIVE_STATUSES = [
@@ -60,12 +64,15 @@ def execute_sync(
 
     Runs nothing, raising DataSourceNotFound, if the tenant lacks the source, or SyncAlreadyRunning
     if a run of its partition is queued or running: in-process runs skip the run queue, so they
-    check its one-run-per-source rule themselves.
+    claim the source in the catalog first (atomic: at most one active connector run per source),
+    after expiring runs of the source whose process is gone. The claim holds a lease that a thread
+    renews until the run has ended.
     """
     resources = {**default_resources(), **(resources or {})}
     catalog_resource: CatalogResource = resources["catalog"]
     catalog = catalog_resource.get_catalog()
     source = catalog.data_sources.get(data_source_id, tenant_id)
+    expire_stale_runs(catalog, instance, source.id)
     active = instance.get_runs(
         filters=dg.RunsFilter(
             job_name=metadata_sync_job.name,
@@ -80,20 +87,50 @@ def execute_sync(
             f"(Dagster run {active[0].run_id}); try again when it has finished"
         )
     ensure_partition(instance, source.id)
-    tags = {**run_tags.source_tags(source), run_tags.TRIGGER: trigger}
-    if connector_run_id:
-        tags[run_tags.CONNECTOR_RUN_ID] = connector_run_id
-    with _IN_PROCESS_RUNS:
+    dagster_run_id = str(uuid.uuid4())
+    try:
+        claimed = catalog.connector_runs.claim(
+            tenant_id=source.tenant_id,
+            data_source_id=source.id,
+            dagster_run_id=dagster_run_id,
+            trigger=trigger,
+            worker=worker_name(),
+            pending_run_id=connector_run_id,
+        )
+    except SourceBusy as busy:
+        raise SyncAlreadyRunning(
+            f"data source {source.name!r} already has a sync {busy.active.status.value} "
+            f"(connector run {busy.active.id}); try again when it has finished"
+        ) from None
+    tags = {
+        **run_tags.source_tags(source),
+        run_tags.TRIGGER: trigger,
+        run_tags.CONNECTOR_RUN_ID: claimed.id,
+    }
+    with Heartbeat(catalog, claimed.id), _IN_PROCESS_RUNS:
         result = metadata_sync_job.execute_in_process(
             instance=instance,
             partition_key=source.id,
+            run_id=dagster_run_id,
             tags=tags,
             resources=resources,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             raise_on_error=False,
         )
+    row = catalog.connector_runs.get(claimed.id)
+    if not row.status.finished:  # the run ended before an op could close its row
+        run = instance.get_run_by_id(dagster_run_id)
+        assert run is not None
+        row, _ = reconcile_run(
+            catalog,
+            instance,
+            run,
+            RunStatus.SUCCEEDED if result.success else RunStatus.FAILED,
+            error_code=None if result.success else "run_failed",
+            error_message=None
+            if result.success
+            else f"the Dagster run ended {run.status.value} before its ops recorded an outcome",
+        )
     return SyncOutcome(
-        dagster_run_id=result.run_id,
-        dagster_success=result.success,
-        connector_run=catalog.connector_runs.find_by_dagster_run_id(result.run_id),
+        dagster_run_id=result.run_id, dagster_success=result.success, connector_run=row
     )

@@ -7,10 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-from contextlib import suppress
 
-import psycopg2
 import pytest
 
 from metadata_pipelines.catalog.database import CatalogDatabase
@@ -18,8 +15,15 @@ from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.sample import create_sample_database
 from metadata_pipelines_tests.support.dagster_deployment import wait_for
 from metadata_pipelines_tests.support.postgresql_cluster import PrivateCluster, private_cluster
+from metadata_pipelines_tests.support.sync_faults import (
+    asset_fields_locked,
+    sync_command,
+    wait_for_copy,
+)
 
 pytestmark = pytest.mark.timeout(600)
+
+LEASE = 3  # seconds: the lease of a run whose process is gone runs out quickly here
 
 
 @pytest.fixture
@@ -49,50 +53,23 @@ def source(catalog_cluster, tmp_path):
     catalog.dispose()
 
 
-def _copy_waiting_for_lock(cluster: PrivateCluster) -> bool:
-    connection = cluster.connect("catalog")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND query LIKE 'COPY asset_fields%'"
-            )
-            return cursor.fetchone()[0] > 0
-    finally:
-        connection.close()
-
-
-def _stop_during_copy(cluster: PrivateCluster) -> None:
-    """Hold a lock the COPY into asset_fields waits for, then stop the cluster under it."""
-    blocker = cluster.connect("catalog")
-    blocker.autocommit = False
-    blocker.cursor().execute("LOCK TABLE asset_fields IN ACCESS EXCLUSIVE MODE")
-    try:
-        wait_for("the persist's COPY", lambda: _copy_waiting_for_lock(cluster), timeout=240)
+def _sync_stopped_during_copy(cluster: PrivateCluster, **env: str) -> subprocess.Popen:
+    """Start `sync shop`, and stop the cluster (fast shutdown: sessions terminated) while the
+    persist's COPY is under way."""
+    connect = lambda: cluster.connect("catalog")  # noqa: E731
+    with asset_fields_locked(connect):
+        sync = sync_command("shop", "acme", **env)
+        wait_for_copy(connect)
         server = cluster.server
         assert server is not None and server.process is not None
-        os.killpg(server.process.pid, signal.SIGINT)  # fast shutdown: sessions are terminated
+        os.killpg(server.process.pid, signal.SIGINT)
         server.process.wait(60)
-    finally:
-        with suppress(psycopg2.Error):
-            blocker.close()
-
-
-def _sync_command(retry_delay: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "metadata_pipelines", "sync", "shop", "--tenant", "acme"],
-        env={**os.environ, "METADATA_PIPELINES_RETRY_DELAY_SECONDS": retry_delay},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return sync
 
 
 def test_catalog_stopped_during_copy_is_retried_once_it_is_back(catalog_cluster, source):
     catalog, shop = source
-    sync = _sync_command(retry_delay="3")
-
-    _stop_during_copy(catalog_cluster)
+    sync = _sync_stopped_during_copy(catalog_cluster, METADATA_PIPELINES_RETRY_DELAY_SECONDS="3")
     catalog_cluster.server.start()  # same data directory and port
     out, err = sync.communicate(timeout=400)
 
@@ -107,9 +84,11 @@ def test_catalog_stopped_during_copy_is_retried_once_it_is_back(catalog_cluster,
 
 def test_catalog_that_stays_down_ends_the_command_with_a_clear_error(catalog_cluster, source):
     catalog, shop = source
-    sync = _sync_command(retry_delay="0.2")
-
-    _stop_during_copy(catalog_cluster)
+    sync = _sync_stopped_during_copy(
+        catalog_cluster,
+        METADATA_PIPELINES_RETRY_DELAY_SECONDS="0.2",
+        METADATA_PIPELINES_RUN_LEASE_SECONDS=str(LEASE),
+    )
     out, err = sync.communicate(timeout=400)
 
     assert sync.returncode == 3, out + err
@@ -117,9 +96,26 @@ def test_catalog_that_stays_down_ends_the_command_with_a_clear_error(catalog_clu
     assert "error: the catalog database is unavailable" in err
     assert catalog_cluster.superuser_password not in out + err
     catalog_cluster.server.start()
-    # Nothing was committed: the catalog holds no asset of the source.
+    # Nothing was committed; the row the run could not close stays running until its lease runs
+    # out, then the next sync closes it (the Dagster run ended FAILURE) and runs.
     with catalog.engine.connect() as connection:
         count = connection.exec_driver_sql(
             "SELECT count(*) FROM assets WHERE data_source_id = %(id)s", {"id": shop.id}
         ).scalar_one()
     assert count == 0
+    [stuck] = catalog.connector_runs.list(data_source_id=shop.id)
+    assert stuck.status is RunStatus.RUNNING
+    wait_for(
+        "the lease to run out",
+        lambda: catalog.connector_runs.expired(LEASE, shop.id),
+        timeout=120,
+    )
+    again = sync_command("shop", "acme", METADATA_PIPELINES_RUN_LEASE_SECONDS=str(LEASE))
+    out, err = again.communicate(timeout=400)
+    assert again.returncode == 0, out + err
+    closed = catalog.connector_runs.get(stuck.id)
+    assert closed.status is RunStatus.FAILED
+    assert closed.error_code == "run_ended_unrecorded"
+    assert "ended FAILURE" in closed.error_message
+    latest = catalog.connector_runs.list(data_source_id=shop.id)[0]
+    assert latest.status is RunStatus.SUCCEEDED
