@@ -213,28 +213,38 @@ def sources_remove(source: str, tenant: str) -> None:
 
 @main.command()
 @click.argument("source")
+@click.option(
+    "--confirm-deletions",
+    is_flag=True,
+    help="Delete what the deletion fail-safe would hold (a whole database, or a large share).",
+)
 @tenant_option
-def sync(source: str, tenant: str) -> None:
+def sync(source: str, confirm_deletions: bool, tenant: str) -> None:
     """Sync one data source now through the metadata_sync job, and summarize the run."""
     catalog = _catalog()
     try:
         found = _resolve(catalog, tenant, source)
     except DataSourceNotFound as error:
         raise click.ClickException(str(error)) from None
-    run = _run_sync(found)
+    run = _run_sync(found, confirm_deletions=confirm_deletions)
     _print_run(run)
     if run.status.value == "failed":
         sys.exit(1)
 
 
-def _run_sync(source: DataSource) -> ConnectorRun:
+def _run_sync(source: DataSource, *, confirm_deletions: bool = False) -> ConnectorRun:
     from metadata_pipelines.orchestration.instance import get_instance
     from metadata_pipelines.orchestration.runner import SyncAlreadyRunning, execute_sync
 
     click.echo(f"syncing {source.connector_type} source {source.name!r} ({source.id}) ...")
     try:
         outcome = execute_sync(
-            source.id, source.tenant_id, instance=get_instance(), trigger="manual", log_level="INFO"
+            source.id,
+            source.tenant_id,
+            instance=get_instance(),
+            trigger="manual",
+            log_level="INFO",
+            confirm_deletions=confirm_deletions,
         )
     except SyncAlreadyRunning as error:
         raise click.ClickException(str(error)) from None

@@ -136,7 +136,7 @@ class MetadataPersistenceService:
             diff = diff_rows(
                 stored,
                 ((item.qualified_name, item.content_hash, item) for item in desired),
-                keep=lambda _, old: _covered(_stored_path(old), protected_scopes),
+                keep=lambda _, old: covered(stored_path(old), protected_scopes),
             )
             ids = {qn: row.id for qn, row in stored.items()}
             ids.update((item.qualified_name, new_id()) for _, item in diff.added)
@@ -226,9 +226,7 @@ class MetadataPersistenceService:
                 ).where(asset_fields.c.asset_id.in_(chunk))
             ):
                 stored[(row.asset_id, row.path)] = row
-        protected = {
-            asset_id for asset_id, item, _ in work if _covered(item.path, protected_scopes)
-        }
+        protected = {asset_id for asset_id, item, _ in work if covered(item.path, protected_scopes)}
 
         def desired() -> Iterator[tuple[tuple[str, str], str, dict[str, Any]]]:
             for asset_id, item, _ in work:
@@ -392,7 +390,7 @@ _UPDATE_FIELD = (
 )
 
 
-def _covered(path: tuple[str, ...], scopes: list[tuple[str, ...]]) -> bool:
+def covered(path: tuple[str, ...], scopes: list[tuple[str, ...]]) -> bool:
     """True if a failed scope contains `path`, or `path` is an ancestor of a failed scope."""
     for scope in scopes:
         shorter = min(len(scope), len(path))
@@ -401,7 +399,7 @@ def _covered(path: tuple[str, ...], scopes: list[tuple[str, ...]]) -> bool:
     return False
 
 
-def _stored_path(row: Any) -> tuple[str, ...]:
+def stored_path(row: Any) -> tuple[str, ...]:
     if row.asset_type == AssetType.DATABASE.value:
         return (row.name,)
     if row.asset_type == AssetType.SCHEMA.value:

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict
 from metadata_pipelines.catalog.connector_runs import SourceBusy
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable
+from metadata_pipelines.catalog.deletion_guard import HELD as DELETION_HELD
+from metadata_pipelines.catalog.deletion_guard import hold_deletions
 from metadata_pipelines.catalog.persistence import PersistStats
 from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStatus
 from metadata_pipelines.catalog.storable import storable
@@ -28,7 +30,7 @@ from metadata_pipelines.extractors.errors import (
     TransientExtractorError,
     scrub,
 )
-from metadata_pipelines.models import ExtractionResult, ExtractionStatus
+from metadata_pipelines.models import ExtractionError, ExtractionResult, ExtractionStatus
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.liveness import Heartbeat, close_if_ended, worker_name
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
@@ -146,6 +148,13 @@ def persist_metadata(
         result, cleaned = storable(result)
         for name in cleaned:
             context.log.warning(f"{name}: NUL characters replaced by U+FFFD (not storable)")
+        held: list[ExtractionError] = []
+        if context.run.tags.get(run_tags.CONFIRM_DELETIONS, "").lower() != "true":
+            result, held = hold_deletions(
+                db.engine, target.tenant_id, target.data_source_id, result
+            )
+        for error in held:
+            context.log.warning(error.message)
         stats = db.persistence.persist(
             target.tenant_id,
             target.data_source_id,
@@ -161,7 +170,7 @@ def persist_metadata(
         db.connector_runs.finish(
             target.connector_run_id,
             RunStatus.PARTIAL if partial else RunStatus.SUCCEEDED,
-            error_code="partial_extraction" if partial else None,
+            error_code=(DELETION_HELD if held else "partial_extraction") if partial else None,
             error_message=_partial_message(result) if partial else None,
             stats=summary,
             extraction_errors=[error.model_dump(mode="json") for error in result.errors],

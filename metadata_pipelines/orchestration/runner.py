@@ -59,6 +59,7 @@ def execute_sync(
     connector_run_id: str | None = None,
     resources: Mapping[str, Any] | None = None,
     log_level: str = "DEBUG",
+    confirm_deletions: bool = False,
 ) -> SyncOutcome:
     """Sync one source now, in this process.
 
@@ -107,6 +108,8 @@ def execute_sync(
         run_tags.TRIGGER: trigger,
         run_tags.CONNECTOR_RUN_ID: claimed.id,
     }
+    if confirm_deletions:
+        tags[run_tags.CONFIRM_DELETIONS] = "true"
     with Heartbeat(catalog, claimed.id), _IN_PROCESS_RUNS:
         result = metadata_sync_job.execute_in_process(
             instance=instance,

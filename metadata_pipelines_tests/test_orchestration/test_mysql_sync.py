@@ -253,3 +253,80 @@ def test_a_nul_byte_in_a_comment_is_stored_with_a_warning(
         ).scalar_one()
     assert stored[f"{shop}.orders"] == served.replace("\0", "\ufffd")
     assert email.startswith("mail\ufffd") and "\0" not in email
+
+
+@pytest.fixture
+def second_database(shop, mysql_server):
+    """A second database the reader may read: `<shop>_b` with one table."""
+    name = f"{shop}_b"
+    with mysql_server.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE `{name}`"))
+        connection.execute(sa.text(f"CREATE TABLE `{name}`.items (id INT PRIMARY KEY)"))
+        connection.execute(sa.text(f"GRANT SELECT, SHOW VIEW ON `{name}`.* TO '{shop}'@'%'"))
+    yield name
+    with mysql_server.connect() as connection:
+        connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
+def _live(catalog, source_id) -> set[str]:
+    tables, _ = _snapshot(catalog, source_id)
+    return {name for name, (_, deleted_at) in tables.items() if deleted_at is None}
+
+
+def test_a_revoked_database_is_held_until_deletion_is_confirmed(
+    shop, second_database, mysql_server, job_catalog, dagster_instance, job_resources, tenant_id
+):
+    source = job_catalog.data_sources.create(
+        tenant_id=tenant_id,
+        name="two-databases",
+        connector_type="mysql",
+        config={**_config(shop), "database": None, "include_databases": [f"{shop}(_b)?"]},
+        credentials={"username": shop, "password": PASSWORD},
+    )
+    assert _sync(source, dagster_instance, job_resources).connector_run.status.value == "succeeded"
+    before = _live(job_catalog, source.id)
+    assert {second_database, f"{second_database}.items"} <= before
+    with mysql_server.connect() as connection:  # the database vanishes from the reader's listing
+        connection.execute(
+            sa.text(f"REVOKE SELECT, SHOW VIEW ON `{second_database}`.* FROM '{shop}'@'%'")
+        )
+
+    run = _sync(source, dagster_instance, job_resources).connector_run
+
+    assert run.status is RunStatus.PARTIAL
+    assert run.error_code == "deletion_held"
+    assert f"{second_database}: deletion held: a whole top-level container" in run.error_message
+    assert "--confirm-deletions" in run.error_message
+    assert run.stats["deleted"] == 0
+    assert _live(job_catalog, source.id) == before
+
+    confirmed = execute_sync(
+        source.id,
+        source.tenant_id,
+        instance=dagster_instance,
+        resources=job_resources,
+        confirm_deletions=True,
+    ).connector_run
+
+    assert confirmed.status is RunStatus.SUCCEEDED
+    assert _live(job_catalog, source.id) == before - {second_database, f"{second_database}.items"}
+
+
+def test_an_include_pattern_that_matches_nothing_deletes_nothing(
+    shop, source, job_catalog, dagster_instance, job_resources
+):
+    _sync(source, dagster_instance, job_resources)
+    before = _live(job_catalog, source.id)
+    job_catalog.data_sources.update(
+        source.id,
+        source.tenant_id,
+        config={**_config(shop), "database": None, "include_databases": ["no_such_database"]},
+    )
+
+    run = _sync(source, dagster_instance, job_resources).connector_run
+
+    assert run.status is RunStatus.PARTIAL
+    assert run.error_code == "deletion_held"
+    assert "4 of the source's 4 assets would be deleted" in run.error_message
+    assert run.stats["deleted"] == 0
+    assert _live(job_catalog, source.id) == before
