@@ -379,6 +379,76 @@ def ui(port: int) -> None:
     os.execve(dagster, args, env)  # noqa: S606 (replace this process with dagster dev)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1), help="Worker processes."
+)
+def api(host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API (uvicorn); behind a reverse proxy that terminates TLS in production."""
+    import uvicorn
+
+    _catalog().dispose()  # migrate once here, not in every worker
+    click.echo(f"HTTP API on http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
+    uvicorn.run(
+        "metadata_pipelines.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,  # trusts X-Forwarded-* from FORWARDED_ALLOW_IPS (default 127.0.0.1)
+        server_header=False,
+    )
+
+
+@main.group("api-keys")
+def api_keys() -> None:
+    """Create, list and revoke the HTTP API's keys (one tenant per key)."""
+
+
+@api_keys.command("create")
+@click.option("--name", default="api key", show_default=True, help="What the key is for.")
+@tenant_option
+def api_keys_create(name: str, tenant: str) -> None:
+    """Create a key for TENANT; it is printed once and stored only as a hash."""
+    record, key = _catalog().api_keys.create(tenant, name)
+    click.echo(f"created API key {record.id} ({record.prefix}...) for tenant {tenant!r}", err=True)
+    click.echo("store it now: it cannot be shown again", err=True)
+    click.echo(key)
+
+
+@api_keys.command("list")
+@tenant_option
+def api_keys_list(tenant: str) -> None:
+    """List the tenant's keys (prefix only)."""
+    keys = _catalog().api_keys.list(tenant)
+    if not keys:
+        click.echo("no API keys")
+        return
+    click.echo(f"{'ID':36}  {'PREFIX':12}  {'CREATED':25}  {'REVOKED':25}  NAME")
+    for key in keys:
+        revoked = key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "-"
+        click.echo(
+            f"{key.id:36}  {key.prefix:12}  {key.created_at.isoformat(timespec='seconds'):25}  "
+            f"{revoked:25}  {key.name}"
+        )
+
+
+@api_keys.command("revoke")
+@click.argument("key")
+@tenant_option
+def api_keys_revoke(key: str, tenant: str) -> None:
+    """Revoke a key, named by its id or prefix; requests with it are refused from now on."""
+    from metadata_pipelines.catalog.api_keys import ApiKeyNotFound
+
+    try:
+        record = _catalog().api_keys.revoke(tenant, key)
+    except ApiKeyNotFound as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"revoked API key {record.id} ({record.prefix}...)")
+
+
 def run() -> None:
     """Entry point that turns configuration errors into one clear line instead of a traceback."""
     try:

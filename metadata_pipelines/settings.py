@@ -13,6 +13,9 @@ from pathlib import Path
 
 HOME_ENV = "METADATA_PIPELINES_HOME"
 CATALOG_URL_ENV = "METADATA_PIPELINES_CATALOG_URL"
+DAGSTER_UI_URL_ENV = "METADATA_PIPELINES_DAGSTER_UI_URL"
+API_MAX_BODY_BYTES_ENV = "METADATA_PIPELINES_API_MAX_BODY_BYTES"
+DEFAULT_API_MAX_BODY_BYTES = 1024 * 1024
 
 
 def home() -> Path:
@@ -38,3 +41,25 @@ def key_file() -> Path:
 
 def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME") or home() / "dagster").expanduser()
+
+
+def dagster_ui_url() -> str | None:
+    """Base URL of the Dagster UI, for links to runs in API responses; None leaves them out."""
+    url = os.environ.get(DAGSTER_UI_URL_ENV, "").strip().rstrip("/")
+    return url or None
+
+
+def api_max_body_bytes() -> int:
+    """Largest request body the HTTP API accepts (bytes)."""
+    value = os.environ.get(API_MAX_BODY_BYTES_ENV, "").strip()
+    if not value:
+        return DEFAULT_API_MAX_BODY_BYTES
+    try:
+        limit = int(value)
+    except ValueError:
+        raise ValueError(
+            f"{API_MAX_BODY_BYTES_ENV} must be a number of bytes, got {value!r}"
+        ) from None
+    if limit < 1:
+        raise ValueError(f"{API_MAX_BODY_BYTES_ENV} must be positive, got {limit}")
+    return limit

@@ -211,3 +211,30 @@ def test_ui_serves_the_code_location_on_the_embedded_instance(embedded_home):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_api_keys_are_shown_once_listed_by_prefix_and_revoked(cli):
+    from metadata_pipelines.catalog.database import CatalogDatabase
+
+    runner = CliRunner()
+    created = runner.invoke(main, ["api-keys", "create", "--tenant", "acme", "--name", "etl"])
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("mpk_")
+    catalog = CatalogDatabase.from_settings()
+    record = catalog.api_keys.authenticate(key)
+    assert record is not None
+    assert record.tenant_id == "acme"
+
+    listed = cli("api-keys", "list", "--tenant", "acme")
+    assert record.prefix in listed
+    assert "etl" in listed
+    assert key not in listed
+    assert "no API keys" in cli("api-keys", "list", "--tenant", "other")
+
+    assert "no API key" in cli("api-keys", "revoke", record.prefix, "--tenant", "other", expect=1)
+    assert record.id in cli("api-keys", "revoke", record.prefix, "--tenant", "acme")
+    assert catalog.api_keys.authenticate(key) is None
+    revoked_column = cli("api-keys", "list", "--tenant", "acme").splitlines()[1].split()[3]
+    assert revoked_column != "-"
+    catalog.dispose()

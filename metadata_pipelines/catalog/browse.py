@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import groupby
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from metadata_pipelines.catalog.records import Asset, AssetDetail, AssetField
 from metadata_pipelines.catalog.schema import asset_fields, assets
 
 RELATION_TYPES = ("table", "view")
+F = TypeVar("F", bound=Any)  # a field row or record: has .path and .parent_path
+LIKE_ESCAPE = "\\"
+
+
+class AssetNotFound(LookupError):
+    """No such asset for this tenant (another tenant's asset is reported the same way)."""
 
 
 def live_tables(
@@ -53,15 +61,92 @@ def live_tables(
     ]
 
 
-def _tree_order(fields: list[sa.Row]) -> list[sa.Row]:
+def _tree_order(fields: list[F]) -> list[F]:
     """Depth first: a field's children (already in ordinal order) right after it."""
-    children: dict[str | None, list[sa.Row]] = {}
+    children: dict[str | None, list[F]] = {}
     for field in fields:
         children.setdefault(field.parent_path, []).append(field)
-    ordered: list[sa.Row] = []
+    ordered: list[F] = []
     stack = list(reversed(children.get(None, [])))
     while stack:
         field = stack.pop()
         ordered.append(field)
         stack.extend(reversed(children.get(field.path, [])))
     return ordered
+
+
+_ASSET_COLUMNS = tuple(assets.c[name] for name in Asset.model_fields)
+_FIELD_COLUMNS = tuple(asset_fields.c[name] for name in AssetField.model_fields)
+
+
+def escape_like(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern (with ESCAPE LIKE_ESCAPE)."""
+    for special in (LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, LIKE_ESCAPE + special)
+    return text
+
+
+def asset_page(
+    engine: sa.Engine,
+    tenant_id: str,
+    data_source_id: str,
+    *,
+    asset_type: str | None = None,
+    search: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> list[Asset]:
+    """One page of a source's live assets in qualified-name order (keyset: names after `after`).
+
+    `search` matches a case-insensitive substring of the qualified name; on PostgreSQL a trigram
+    index on lower(qualified_name) serves it when pg_trgm was available to the migration.
+    """
+    query = (
+        sa.select(*_ASSET_COLUMNS)
+        .where(
+            assets.c.tenant_id == tenant_id,
+            assets.c.data_source_id == data_source_id,
+            assets.c.deleted_at.is_(None),
+        )
+        .order_by(assets.c.qualified_name)
+        .limit(limit)
+    )
+    if asset_type is not None:
+        query = query.where(assets.c.asset_type == asset_type)
+    if search:
+        pattern = f"%{escape_like(search.lower())}%"
+        query = query.where(
+            sa.func.lower(assets.c.qualified_name).like(pattern, escape=LIKE_ESCAPE)
+        )
+    if after is not None:
+        query = query.where(assets.c.qualified_name > after)
+    with engine.connect() as connection:
+        return [Asset.model_validate(dict(r)) for r in connection.execute(query).mappings()]
+
+
+def asset_detail(engine: sa.Engine, tenant_id: str, asset_id: str) -> AssetDetail:
+    """One asset of the tenant with its details and live fields, nested ones included, in tree
+    order (each column followed by the fields nested in it); raises AssetNotFound."""
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                sa.select(*_ASSET_COLUMNS, assets.c.details).where(
+                    assets.c.id == asset_id, assets.c.tenant_id == tenant_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise AssetNotFound(f"asset {asset_id!r} not found")
+        fields = connection.execute(
+            sa.select(*_FIELD_COLUMNS)
+            .where(
+                asset_fields.c.asset_id == asset_id,
+                asset_fields.c.tenant_id == tenant_id,
+                asset_fields.c.deleted_at.is_(None),
+            )
+            .order_by(asset_fields.c.ordinal)
+        ).mappings()
+        records = [AssetField.model_validate(dict(f)) for f in fields]
+        return AssetDetail.model_validate({**row, "fields": _tree_order(records)})

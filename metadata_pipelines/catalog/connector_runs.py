@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
+from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
 from metadata_pipelines.catalog.schema import connector_runs, data_sources
 from metadata_pipelines.models import utcnow
@@ -57,6 +58,25 @@ class RunOutcome(BaseModel):
     finished_at: datetime | None = None
 
 
+def _lock_source(connection: sa.Connection, tenant_id: str, data_source_id: str) -> None:
+    """Serialize writers of one source's runs until the transaction ends: a row lock on PostgreSQL;
+    on SQLite, which ignores FOR UPDATE, a no-op write as the transaction's first statement takes
+    the database's write lock (later writers wait for it, within the busy timeout)."""
+    owned = (data_sources.c.id == data_source_id, data_sources.c.tenant_id == tenant_id)
+    if connection.dialect.name == "sqlite":
+        found = connection.execute(
+            data_sources.update().where(*owned).values(id=data_sources.c.id)
+        ).rowcount
+    else:
+        found = connection.execute(
+            sa.select(data_sources.c.id).where(*owned).with_for_update()
+        ).first()
+    if not found:
+        raise DataSourceNotFound(
+            f"data source {data_source_id!r} not found for tenant {tenant_id!r}"
+        )
+
+
 class ConnectorRunRepository:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
@@ -66,19 +86,15 @@ class ConnectorRunRepository:
     ) -> tuple[ConnectorRun, bool]:
         """A pending run for the application to poll; (existing run, False) if one is active.
 
-        Atomic: the catalog's unique index on active rows lets only one of two concurrent
-        requests insert (the data-source row is also locked on PostgreSQL, so the loser waits).
+        The check and the insert share a transaction that first locks the data source, and the
+        catalog's unique index on active rows lets only one insert win anyway, so concurrent
+        requests (the HTTP API's, the sensor's) cannot both create one. Raises
+        DataSourceNotFound if the tenant has no such source.
         """
         row = self._new_row(tenant_id, data_source_id, RunStatus.PENDING, trigger, run_type)
         try:
             with self._engine.begin() as connection:
-                connection.execute(
-                    sa.select(data_sources.c.id)
-                    .where(
-                        data_sources.c.id == data_source_id, data_sources.c.tenant_id == tenant_id
-                    )
-                    .with_for_update()
-                )
+                _lock_source(connection, tenant_id, data_source_id)
                 active = self._active(connection, data_source_id)
                 if active is not None:
                     return active, False
@@ -452,6 +468,39 @@ class ConnectorRunRepository:
             query = query.where(connector_runs.c.data_source_id == data_source_id)
         if statuses:
             query = query.where(connector_runs.c.status.in_(statuses))
+        with self._engine.connect() as connection:
+            return [
+                ConnectorRun.model_validate(dict(r)) for r in connection.execute(query).mappings()
+            ]
+
+    def page(
+        self,
+        tenant_id: str,
+        data_source_id: str,
+        *,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[ConnectorRun]:
+        """One page of a source's runs, newest first: those older than `before` (created_at, id)."""
+        query = (
+            sa.select(connector_runs)
+            .where(
+                connector_runs.c.tenant_id == tenant_id,
+                connector_runs.c.data_source_id == data_source_id,
+            )
+            .order_by(connector_runs.c.created_at.desc(), connector_runs.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            created_at, run_id = before
+            query = query.where(
+                sa.or_(
+                    connector_runs.c.created_at < created_at,
+                    sa.and_(
+                        connector_runs.c.created_at == created_at, connector_runs.c.id < run_id
+                    ),
+                )
+            )
         with self._engine.connect() as connection:
             return [
                 ConnectorRun.model_validate(dict(r)) for r in connection.execute(query).mappings()

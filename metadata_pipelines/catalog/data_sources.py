@@ -143,6 +143,30 @@ class DataSourceRepository:
                 DataSource.model_validate(dict(r)) for r in connection.execute(query).mappings()
             ]
 
+    def page(
+        self,
+        tenant_id: str,
+        *,
+        connector_type: str | None = None,
+        after_name: str | None = None,
+        limit: int = 50,
+    ) -> list[DataSource]:
+        """One page of the tenant's sources in name order: those named after `after_name`."""
+        query = (
+            sa.select(*_PUBLIC_COLUMNS)
+            .where(data_sources.c.tenant_id == tenant_id)
+            .order_by(data_sources.c.name)
+            .limit(limit)
+        )
+        if connector_type is not None:
+            query = query.where(data_sources.c.connector_type == connector_type)
+        if after_name is not None:
+            query = query.where(data_sources.c.name > after_name)
+        with self._engine.connect() as connection:
+            return [
+                DataSource.model_validate(dict(r)) for r in connection.execute(query).mappings()
+            ]
+
     def credentials(self, data_source_id: str, tenant_id: str) -> dict[str, Any]:
         """Decrypted credentials; call only where an extractor is about to be built."""
         with self._engine.connect() as connection:

@@ -11,8 +11,10 @@ import sqlalchemy as sa
 
 from metadata_pipelines import settings
 from metadata_pipelines.catalog import migrate
+from metadata_pipelines.catalog.api_keys import ApiKeyRepository
 from metadata_pipelines.catalog.connector_runs import ConnectorRunRepository
 from metadata_pipelines.catalog.data_sources import DataSourceRepository
+from metadata_pipelines.catalog.idempotency import IdempotencyRepository
 from metadata_pipelines.catalog.persistence import MetadataPersistenceService
 from metadata_pipelines.catalog.secrets import CredentialCipher, load_cipher
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
@@ -111,6 +113,14 @@ class CatalogDatabase:
     @cached_property
     def connector_runs(self) -> ConnectorRunRepository:
         return ConnectorRunRepository(self.engine)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyRepository:
+        return ApiKeyRepository(self.engine)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyRepository:
+        return IdempotencyRepository(self.engine)
 
     @cached_property
     def persistence(self) -> MetadataPersistenceService:

@@ -62,3 +62,62 @@ class ConnectorRun(_Record):
     finished_at: datetime | None
     heartbeat_at: datetime | None = None
     worker: str | None = None
+
+
+class ApiKey(_Record):
+    """An HTTP API key as listed: never the key itself nor its digest."""
+
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class Asset(_Record):
+    """A catalog asset as listed (its `details` only on AssetDetail)."""
+
+    id: str
+    data_source_id: str
+    parent_id: str | None
+    asset_type: str
+    qualified_name: str
+    name: str
+    database_name: str | None
+    schema_name: str | None
+    table_type: str | None
+    native_type: str | None
+    description: str | None
+    owner: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+class AssetField(_Record):
+    """A column (depth 0) or a field nested in one; `path` is its models.field_path."""
+
+    path: str
+    parent_path: str | None
+    depth: int
+    name: str
+    ordinal: int
+    native_type: str
+    data_type: str
+    nullable: bool
+    repeated: bool
+    default_value: str | None
+    is_primary_key: bool
+    description: str | None
+    properties: dict[str, Any]
+    inference: dict[str, Any] | None
+
+
+class AssetDetail(Asset):
+    """An asset with everything stored about it: `details` (constraints, indexes, statistics and
+    connector-specific facts, as extracted) and its live fields in tree order."""
+
+    details: dict[str, Any]
+    fields: list[AssetField]

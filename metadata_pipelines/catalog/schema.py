@@ -158,3 +158,32 @@ asset_fields = sa.Table(
     _timestamp("deleted_at"),
     sa.UniqueConstraint("asset_id", "path"),
 )
+
+# HTTP API keys: only a SHA-256 digest of each key is stored; `prefix` (the key's first characters,
+# not secret) identifies it in listings. A revoked key keeps its row so listings show it.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _id(),
+    sa.Column("tenant_id", sa.String(64), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    _timestamp("created_at", nullable=False),
+    _timestamp("revoked_at"),
+)
+
+# Idempotency-Key of a POST: what the first request with that key created, replayed to any retry.
+api_idempotency_keys = sa.Table(
+    "api_idempotency_keys",
+    metadata,
+    _id(),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("resource_id", sa.String(36), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    _timestamp("created_at", nullable=False),
+    sa.UniqueConstraint("tenant_id", "idempotency_key"),
+)

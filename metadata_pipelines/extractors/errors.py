@@ -8,6 +8,7 @@ that went away) are retried by the job's retry policy.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 
 class ExtractorError(Exception):
@@ -101,3 +102,14 @@ def scrub(text: str, secrets: list[str]) -> str:
         else:
             text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
     return text
+
+
+def string_values(value: Any) -> list[str]:
+    """Every string inside a JSON-like value: the secrets to scrub, given decrypted credentials."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in string_values(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in string_values(item)]
+    return []

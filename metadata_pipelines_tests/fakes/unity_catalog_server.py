@@ -223,18 +223,72 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def column(
-    name: str, type_name: str, position: int, type_text: str | None = None, **extra: Any
+    name: str,
+    type_name: str,
+    position: int,
+    type_text: str | None = None,
+    *,
+    spark_type: Any = None,
+    **extra: Any,
 ) -> dict[str, Any]:
+    """An API column. `spark_type` (from `struct_type` / `array_type` / `map_type`) makes a complex
+    column whose `type_json` and `type_text` describe it the way Unity Catalog does."""
+    if spark_type is not None:
+        type_text = type_text or spark_type_text(spark_type)
+        type_json = {"name": name, "type": spark_type, "nullable": True, "metadata": {}}
+    else:
+        type_json = {"name": name, "type": (type_text or type_name).lower()}
     info = {
         "name": name,
         "type_name": type_name,
         "type_text": type_text or type_name.lower(),
-        "type_json": json.dumps({"name": name, "type": (type_text or type_name).lower()}),
+        "type_json": json.dumps(type_json),
         "position": position,
         "nullable": True,
     }
     info.update(extra)
     return info
+
+
+def field(name: str, spark_type: Any, nullable: bool = True, comment: str | None = None) -> dict:
+    """A member of a Spark struct type, as in a column's `type_json`."""
+    return {
+        "name": name,
+        "type": spark_type,
+        "nullable": nullable,
+        "metadata": {"comment": comment} if comment else {},
+    }
+
+
+def struct_type(*fields: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "struct", "fields": list(fields)}
+
+
+def array_type(element: Any) -> dict[str, Any]:
+    return {"type": "array", "elementType": element, "containsNull": True}
+
+
+def map_type(key: Any, value: Any) -> dict[str, Any]:
+    return {"type": "map", "keyType": key, "valueType": value, "valueContainsNull": True}
+
+
+_SQL_NAMES = {"integer": "int", "long": "bigint", "short": "smallint", "byte": "tinyint"}
+
+
+def spark_type_text(spark_type: Any) -> str:
+    """Databricks SQL text of a Spark JSON type (`struct<a:int,b:array<string>>`)."""
+    if isinstance(spark_type, str):
+        return _SQL_NAMES.get(spark_type, spark_type)
+    if spark_type["type"] == "array":
+        return f"array<{spark_type_text(spark_type['elementType'])}>"
+    if spark_type["type"] == "map":
+        key, value = (
+            spark_type_text(spark_type["keyType"]),
+            spark_type_text(spark_type["valueType"]),
+        )
+        return f"map<{key},{value}>"
+    members = ",".join(f"{f['name']}:{spark_type_text(f['type'])}" for f in spark_type["fields"])
+    return f"struct<{members}>"
 
 
 class _EncodedJson(bytes):

@@ -9,11 +9,17 @@ import pytest
 import sqlalchemy as sa
 
 from metadata_pipelines.catalog import migrate
-from metadata_pipelines.catalog.asset_rows import desired_assets, new_id
+from metadata_pipelines.catalog.asset_rows import content_hash, desired_assets, new_id
 from metadata_pipelines.catalog.database import CatalogDatabase, create_catalog_engine
 from metadata_pipelines.catalog.schema import asset_fields, assets, metadata
 from metadata_pipelines.extractors.mysql import MySQLExtractor
 from metadata_pipelines.models import ExtractionResult, field_path, split_field_path, utcnow
+from metadata_pipelines_tests.fakes.unity_catalog_server import (
+    array_type,
+    column,
+    field,
+    struct_type,
+)
 from metadata_pipelines_tests.test_extractors.databricks_support import (
     TOKEN,
     fake_workspace,  # noqa: F401 (fixture)
@@ -56,7 +62,10 @@ def test_models_and_migrations_agree(catalog_url):
     engine = create_catalog_engine(catalog_url)
     migrate.upgrade(engine)
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        context = MigrationContext.configure(
+            connection, opts={"include_object": migrate.include_object}
+        )
+        differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
 
@@ -79,11 +88,18 @@ _FIELDS_0002 = (
 def _persist_as_of_0002(
     engine: sa.Engine, tenant_id: str, source_id: str, result: ExtractionResult
 ) -> None:
-    """What persistence wrote before 0003: assets, and their top-level columns keyed by name."""
+    """What persistence wrote before 0003: assets, and their top-level columns keyed by name, with
+    the content hashes it computed then (a column's row in this key order; a table's row and its
+    columns' rows)."""
     now = utcnow()
     ids: dict[str, str] = {}
     with engine.begin() as connection:
         for item in desired_assets(result):
+            columns = [
+                {key: values[key] for key in _FIELDS_0002}
+                for values in item.fields or ()
+                if values["depth"] == 0
+            ]
             ids[item.qualified_name] = asset_id = new_id()
             connection.execute(
                 assets.insert().values(
@@ -93,25 +109,26 @@ def _persist_as_of_0002(
                     data_source_id=source_id,
                     parent_id=ids.get(item.parent) if item.parent else None,
                     qualified_name=item.qualified_name,
-                    content_hash=item.content_hash,
+                    content_hash=content_hash(
+                        [item.row, columns if item.fields is not None else None]
+                    ),
                     first_seen_at=now,
                     last_seen_at=now,
                     updated_at=now,
                 )
             )
-            columns = [values for values in item.fields or () if values["depth"] == 0]
             if columns:
                 connection.execute(
                     sa.table("asset_fields", *(sa.column(c) for c in _OLD_FIELD_ROW)).insert(),
                     [
                         {
-                            **{key: values[key] for key in _FIELDS_0002},
+                            **values,
+                            "content_hash": content_hash(values),
                             "properties": json.dumps(values["properties"]),
                             "id": new_id(),
                             "tenant_id": tenant_id,
                             "data_source_id": source_id,
                             "asset_id": asset_id,
-                            "content_hash": "0" * 40,
                             "created_at": now,
                             "updated_at": now,
                         }
@@ -135,6 +152,10 @@ _OLD_FIELD_ROW = (
 @pytest.fixture
 def databricks_result(fake):
     populate(fake)
+    payload = struct_type(
+        field("a", "integer"), field("b", array_type(struct_type(field("c", "string"))))
+    )
+    fake.add_table("main", "sales", "events", [column("payload", "STRUCT", 0, spark_type=payload)])
     return run(databricks_extractor(fake).extract_metadata())
 
 
@@ -202,6 +223,7 @@ def test_0003_migrates_a_catalog_holding_mysql_and_databricks_assets(
             1 for table in result.tables for _, parent, _, _ in table.iter_fields() if parent
         )
         assert stats.fields.inserted == nested, kind
+        assert nested == (3 if kind == "databricks" else 0)  # payload.a, payload.b, payload.b[].c
         assert (stats.fields.deleted, stats.assets.deleted, stats.assets.inserted) == (0, 0, 0)
         assert stats.changes.columns_removed == [] and stats.changes.tables_added == []
         again = catalog.persistence.persist(tenant_id, source.id, result)
@@ -229,3 +251,11 @@ def test_0003_downgrades_to_top_level_columns(catalog_url):
     assert "path" not in columns and "name" in columns
     migrate.upgrade(engine)
     engine.dispose()
+
+
+def test_postgresql_gets_a_trigram_index_for_asset_search(postgres_database_url):
+    engine = create_catalog_engine(postgres_database_url)
+    migrate.upgrade(engine)
+    indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("assets")}
+    engine.dispose()
+    assert "ix_assets_qualified_name_trgm" in indexes

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import asset_fields, assets
 from metadata_pipelines.orchestration.runner import execute_sync
-from metadata_pipelines_tests.fakes.unity_catalog_server import Fault, column
+from metadata_pipelines_tests.fakes.unity_catalog_server import (
+    Fault,
+    array_type,
+    column,
+    field,
+    map_type,
+    struct_type,
+)
 from metadata_pipelines_tests.test_extractors.databricks_support import (
     TOKEN,
     fake_workspace,  # noqa: F401 (fixture)
@@ -107,6 +114,87 @@ def test_full_sync_rerun_and_change(fake, source, job_catalog, dagster_instance,
     assert stats["changes"]["columns_added"] == ["main.sales.customers.email"]
     assert stats["changes"]["columns_removed"] == ["main.sales.customers.name"]
     assert _assets(job_catalog, source.id)["main.hr.people"].deleted_at is not None
+
+
+def _fields(catalog, asset_id: str) -> dict[str, tuple[str, str, str | None, bool]]:
+    with catalog.engine.connect() as connection:
+        return {
+            row.path: (row.native_type, row.data_type, row.parent_path, row.deleted_at is None)
+            for row in connection.execute(
+                sa.select(asset_fields).where(asset_fields.c.asset_id == asset_id)
+            )
+        }
+
+
+# STRUCT<a: INT, b: ARRAY<STRUCT<c: STRING>>> and MAP<STRING, STRUCT<x: INT, y: ARRAY<STRING>>>
+PAYLOAD = struct_type(
+    field("a", "integer"), field("b", array_type(struct_type(field("c", "string"))))
+)
+ATTRS = map_type("string", struct_type(field("x", "integer"), field("y", array_type("string"))))
+
+
+def test_complex_columns_are_expanded_into_nested_fields_end_to_end(
+    fake, source, job_catalog, dagster_instance, job_resources
+):
+    events = [
+        column("id", "LONG", 0, "bigint"),
+        column("payload", "STRUCT", 1, spark_type=PAYLOAD),
+        column("attrs", "MAP", 2, spark_type=ATTRS),
+    ]
+    fake.add_table("main", "sales", "events", events)
+
+    first = _sync(source, dagster_instance, job_resources)
+
+    assert first.connector_run.status is RunStatus.SUCCEEDED, first.connector_run.error_message
+    events_id = _assets(job_catalog, source.id)["main.sales.events"].id
+    assert _fields(job_catalog, events_id) == {
+        "id": ("bigint", "integer", None, True),
+        "payload": ("struct<a:int,b:array<struct<c:string>>>", "struct", None, True),
+        "payload.a": ("int", "integer", "payload", True),
+        "payload.b": ("array<struct<c:string>>", "array", "payload", True),
+        "payload.b[].c": ("string", "string", "payload.b", True),
+        "attrs": ("map<string,struct<x:int,y:array<string>>>", "map", None, True),
+        "attrs{}.x": ("int", "integer", "attrs", True),
+        "attrs{}.y": ("array<string>", "array", "attrs", True),
+    }
+
+    again = _sync(source, dagster_instance, job_resources)
+    assert {k: again.connector_run.stats[k] for k in ("inserted", "updated", "deleted")} == {
+        "inserted": 0,
+        "updated": 0,
+        "deleted": 0,
+    }
+
+    # A member added deep inside, and the map's value struct replaced by a plain string.
+    events[1] = column(
+        "payload",
+        "STRUCT",
+        1,
+        spark_type=struct_type(
+            field("a", "long"),
+            field("b", array_type(struct_type(field("c", "string"), field("d", "date")))),
+        ),
+    )
+    events[2] = column("attrs", "MAP", 2, spark_type=map_type("string", "string"))
+    fake.add_table("main", "sales", "events", events)
+    changed = _sync(source, dagster_instance, job_resources)
+
+    changes = changed.connector_run.stats["changes"]
+    assert changes["columns_added"] == ["main.sales.events.payload.b[].d"]
+    assert sorted(changes["columns_removed"]) == [
+        "main.sales.events.attrs{}.x",
+        "main.sales.events.attrs{}.y",
+    ]
+    assert changes["columns_retyped"] == [
+        "main.sales.events.payload: struct<a:int,b:array<struct<c:string>>> -> "
+        "struct<a:bigint,b:array<struct<c:string,d:date>>>",
+        "main.sales.events.payload.a: int -> bigint",
+        "main.sales.events.payload.b: array<struct<c:string>> -> array<struct<c:string,d:date>>",
+        "main.sales.events.attrs: map<string,struct<x:int,y:array<string>>> -> map<string,string>",
+    ]
+    fields = _fields(job_catalog, events_id)
+    assert fields["payload.b[].d"] == ("date", "date", "payload.b", True)
+    assert fields["attrs{}.x"][3] is False and fields["attrs{}.y"][3] is False
 
 
 def test_bad_token_fails_permanently_and_keeps_the_catalog(

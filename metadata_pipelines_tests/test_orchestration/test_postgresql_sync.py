@@ -161,6 +161,43 @@ def test_revoked_database_is_kept_as_partial(
     assert rows[f"{second}.archive.old"][1] is None  # and the other database still read
 
 
+def test_dropped_database_is_soft_deleted_with_its_assets(
+    shop, source, postgres_server, job_catalog, dagster_instance, job_resources
+):
+    _, _, second, _ = shop
+    assert _sync(source, dagster_instance, job_resources).connector_run.status is (
+        RunStatus.SUCCEEDED
+    )
+    before, _ = _snapshot(job_catalog, source.id)
+    with postgres_server.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE {q(second)} WITH (FORCE)")
+
+    dropped = _sync(source, dagster_instance, job_resources).connector_run
+
+    assert dropped.status is RunStatus.SUCCEEDED, dropped.error_message
+    rows, fields = _snapshot(job_catalog, source.id)
+    gone = {name for name in before if name == second or name.startswith(f"{second}.")}
+    assert gone == {second, f"{second}.public", f"{second}.archive", f"{second}.archive.old"}
+    assert dropped.stats["assets"]["deleted"] == len(gone)
+    assert dropped.stats["fields"]["deleted"] == 1  # archive.old.id
+    assert all(rows[name][1] is not None for name in gone)
+    assert all(rows[name][1] is None for name in set(before) - gone)
+    old_id = _asset_id(job_catalog, source.id, f"{second}.archive.old")
+    assert [deleted for (asset, _), (_, deleted) in fields.items() if asset == old_id] != []
+    assert all(
+        deleted is not None for (asset, _), (_, deleted) in fields.items() if asset == old_id
+    )
+
+
+def _asset_id(catalog, source_id, qualified_name):
+    with catalog.engine.connect() as connection:
+        return connection.execute(
+            sa.select(assets.c.id).where(
+                assets.c.data_source_id == source_id, assets.c.qualified_name == qualified_name
+            )
+        ).scalar_one()
+
+
 def test_wrong_password_fails_without_retry_and_keeps_the_catalog(
     postgres_cluster: PrivateCluster, job_catalog, tenant_id, dagster_instance, job_resources
 ):

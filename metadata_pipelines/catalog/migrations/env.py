@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
+from metadata_pipelines.catalog.migrate import include_object
 from metadata_pipelines.catalog.schema import metadata
 
 config = context.config
@@ -16,6 +17,7 @@ def _run(connection: sa.Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
