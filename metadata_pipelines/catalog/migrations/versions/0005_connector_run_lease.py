@@ -6,8 +6,8 @@ partial index on `data_source_id` over the `pending` and `running` rows makes "o
 at a time" atomic in the catalog. Of several active rows of one source already present, the newest
 stays active and the others are closed as failed (`superseded`) first.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -27,7 +27,7 @@ INDEX = "uq_connector_runs_one_active_per_source"
 def upgrade() -> None:
     op.execute(
         "UPDATE connector_runs SET status = 'failed', error_code = 'superseded', "
-        "error_message = 'closed by migration 0004: a newer sync of the source was active', "
+        "error_message = 'closed by migration 0005: a newer sync of the source was active', "
         f"finished_at = CURRENT_TIMESTAMP WHERE {ACTIVE} AND data_source_id IS NOT NULL "
         "AND EXISTS (SELECT 1 FROM connector_runs AS newer "
         "WHERE newer.data_source_id = connector_runs.data_source_id "
