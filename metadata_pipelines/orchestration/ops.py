@@ -2,8 +2,10 @@
 
 Each op keeps the connector run row in step with Dagster: the first op opens (or adopts) the row of
 this Dagster run, every op retry counts as an attempt on it, and whichever step fails for good closes
-it as failed with a message free of secrets. Transient errors are re-raised for the op's RetryPolicy;
-permanent ones raise `Failure(allow_retries=False)` so they fail at once.
+it as failed with a message free of secrets. Transient errors (the catalog away included) request a
+retry (`RetryRequested`, with SYNC_RETRY_POLICY's backoff); permanent ones raise
+`Failure(allow_retries=False)` so they fail at once; a termination closes the row as canceled and
+ends the run CANCELED. While a step runs, it renews the row's lease (orchestration/liveness.py).
 """
 
 import asyncio
