@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from metadata_pipelines.catalog.asset_rows import desired_assets
+from metadata_pipelines.catalog.asset_rows import desired_keys
 from metadata_pipelines.catalog.persistence import covered, stored_path
 from metadata_pipelines.catalog.schema import assets
 from metadata_pipelines.models import (
@@ -66,7 +66,7 @@ def hold_deletions(
     live = _live_paths(engine, tenant_id, data_source_id)
     if not live:
         return result, []
-    desired = {item.qualified_name for item in desired_assets(result)}
+    desired = desired_keys(result)
     failed = result.failed_scopes
     removed = [
         path for name, path in live.items() if name not in desired and not covered(path, failed)
