@@ -29,6 +29,7 @@ class MetadataExtractorFactory:
         "postgresql": "metadata_pipelines.extractors.postgresql:PostgreSQLExtractor",
         "postgres": "metadata_pipelines.extractors.postgresql:PostgreSQLExtractor",
         "bigquery": "metadata_pipelines.extractors.bigquery:BigQueryExtractor",
+        "snowflake": "metadata_pipelines.extractors.snowflake:SnowflakeExtractor",
     }
 
     def __init__(self, extra: Mapping[str, type[BaseMetadataExtractor] | str] | None = None):

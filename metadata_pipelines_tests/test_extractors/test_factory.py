@@ -29,7 +29,9 @@ def test_unknown_type_lists_the_known_ones():
         MetadataExtractorFactory().create("oracle", {})
     message = str(raised.value)
     assert "unknown connector type 'oracle'" in message
-    assert "databricks, mariadb, mysql, postgres, postgresql, sqlite" in message
+    known = message.partition("known types: ")[2].split(", ")
+    assert known == sorted(known)
+    assert {"bigquery", "databricks", "mysql", "postgresql", "snowflake", "sqlite"} <= set(known)
 
 
 def test_invalid_config_names_the_field_and_hides_values():

@@ -11,7 +11,6 @@ metadata server provides them), or anonymous access, which only an emulator on l
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from functools import cached_property
@@ -21,25 +20,13 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
-from metadata_pipelines.extractors.patterns import NamePattern
+from metadata_pipelines.extractors.patterns import NameFilter, NamePattern, is_loopback
 
 DEFAULT_API_ENDPOINT = "https://bigquery.googleapis.com"
 BIGQUERY_SCOPE = "https://www.googleapis.com/auth/bigquery"
 _PROJECT_ID = re.compile(r"(?:[a-z][a-z0-9.:-]{1,62}[a-z0-9]|[a-z][a-z0-9-]{4,28}[a-z0-9])")
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 Patterns = list[NamePattern]
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _https_or_loopback(value: str, what: str) -> str:
@@ -51,23 +38,6 @@ def _https_or_loopback(value: str, what: str) -> str:
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError(f"{what} must use https (plain http only for a loopback host)")
     return value.strip().rstrip("/")
-
-
-class NameFilter:
-    """Include / exclude patterns: a name passes when it matches an include (or there are none)
-    and no exclude; each pattern is tried against every given form of the name."""
-
-    def __init__(self, include: Patterns, exclude: Patterns) -> None:
-        self._include = [re.compile(p) for p in include]
-        self._exclude = [re.compile(p) for p in exclude]
-
-    def allows(self, *names: str) -> bool:
-        def hit(patterns: list[re.Pattern[str]]) -> bool:
-            return any(p.fullmatch(name) for p in patterns for name in names)
-
-        if self._include and not hit(self._include):
-            return False
-        return not hit(self._exclude)
 
 
 class BigQueryConfig(ConnectorConfig):

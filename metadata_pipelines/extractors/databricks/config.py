@@ -8,7 +8,6 @@ both work.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from functools import cached_property
 from typing import Annotated
@@ -17,21 +16,11 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
-from metadata_pipelines.extractors.patterns import NamePattern
+from metadata_pipelines.extractors.patterns import NameFilter, NamePattern, is_loopback
 
 _WAREHOUSE_PATH = re.compile(r"/?sql/1\.0/(?:warehouses|endpoints)/([A-Za-z0-9_-]+)/?")
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 Patterns = list[NamePattern]
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def warehouse_id_from_http_path(http_path: str) -> str:
@@ -48,23 +37,6 @@ def warehouse_id_from_http_path(http_path: str) -> str:
             "(see the warehouse's Connection details)"
         )
     return match.group(1)
-
-
-class NameFilter:
-    """Include / exclude regular expressions; a name passes when it matches an include (or there are
-    none) and matches no exclude. Each pattern is tried against the short and the full name."""
-
-    def __init__(self, include: Patterns, exclude: Patterns) -> None:
-        self._include = [re.compile(p) for p in include]
-        self._exclude = [re.compile(p) for p in exclude]
-
-    def allows(self, *names: str) -> bool:
-        def hit(patterns: list[re.Pattern[str]]) -> bool:
-            return any(p.fullmatch(name) for p in patterns for name in names)
-
-        if self._include and not hit(self._include):
-            return False
-        return not hit(self._exclude)
 
 
 class DatabricksConfig(ConnectorConfig):
@@ -117,7 +89,7 @@ class DatabricksConfig(ConnectorConfig):
             raise ValueError("must not have a query string or fragment")
         if parts.path not in {"", "/"}:
             raise ValueError("must be the workspace root, without a path")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ValueError("must use https (plain http is only allowed for a loopback host)")
         return value.rstrip("/")
 
