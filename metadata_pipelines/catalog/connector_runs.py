@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,6 +75,11 @@ def _lock_source(connection: sa.Connection, tenant_id: str, data_source_id: str)
         raise DataSourceNotFound(
             f"data source {data_source_id!r} not found for tenant {tenant_id!r}"
         )
+
+
+def _last_sign_of_life(row: ConnectorRun) -> datetime:
+    stamp = row.heartbeat_at or row.started_at or row.created_at
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)  # SQLite keeps no offset (UTC)
 
 
 class ConnectorRunRepository:
@@ -178,10 +183,7 @@ class ConnectorRunRepository:
             ]
         now = utcnow()
         return [
-            row
-            for row in rows
-            if (now - (row.heartbeat_at or row.started_at or row.created_at)).total_seconds()
-            > lease_seconds
+            row for row in rows if (now - _last_sign_of_life(row)).total_seconds() > lease_seconds
         ]
 
     def _active(self, connection: sa.Connection, data_source_id: str) -> ConnectorRun | None:

@@ -7,7 +7,7 @@ in-process sync (CLI, Python API) also while it waits for its turn. A run whose 
 its row, and fails its Dagster run if that still looks alive, with a message that says what happened
 instead of leaving both `running` / STARTED forever and the source refusing every later sync.
 
-It runs before every in-process sync and request of a source, and on every tick of
+It runs before every in-process sync of a source, and on every tick of
 `stale_run_sensor` under the daemon.
 """
 
