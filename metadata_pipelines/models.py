@@ -69,6 +69,36 @@ def redact_properties(properties: Properties) -> Properties:
     }
 
 
+VOLATILE_STATISTICS = frozenset(
+    {
+        # TableMetadata's own estimates
+        "row_count",
+        "size_bytes",
+        # MySQL / MariaDB (information_schema.TABLES)
+        "auto_increment",
+        "data_length",
+        "index_length",
+        "data_free",
+        "avg_row_length",
+        # PostgreSQL (pg_class sizes, pg_stat_all_tables activity)
+        "table_size_bytes",
+        "indexes_size_bytes",
+        "seq_scan",
+        "idx_scan",
+        "last_vacuum",
+        "last_autovacuum",
+        "last_analyze",
+        "last_autoanalyze",
+        # BigQuery
+        "physical_bytes",
+    }
+)
+"""Statistics (a table's fields, or keys of a table's or database's `properties`) that move with
+activity on the source rather than with its metadata. The catalog stores them but leaves them out of
+change detection, so a busy source does not rewrite its rows on every sync; they are refreshed
+whenever anything else about the asset changes. A connector adding such a statistic names it here."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, use_enum_values=False)
 

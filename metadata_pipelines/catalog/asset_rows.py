@@ -2,7 +2,7 @@
 
 Kept apart from the diffing and writing in persistence.py: this module only maps models to rows.
 A table's hash covers its fields, nested ones included, so an unchanged table is recognised without
-reading them.
+reading them. Volatile statistics (models.VOLATILE_STATISTICS) are stored but not hashed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from metadata_pipelines.models import (
+    VOLATILE_STATISTICS,
     AssetType,
     ExtractionResult,
     RoutineMetadata,
@@ -85,7 +86,7 @@ def _asset(
         path=path,
         parent=qualified_name(parent_path) if parent_path else None,
         row=row,
-        content_hash=content_hash([row, fields]),
+        content_hash=content_hash([_without_volatile(row), fields]),
         fields=fields,
     )
 
@@ -169,6 +170,19 @@ def _field_rows(table: TableMetadata) -> list[dict[str, Any]]:
         }
         for path, parent_path, depth, column in table.iter_fields()
     ]
+
+
+def _without_volatile(row: dict[str, Any]) -> dict[str, Any]:
+    """The row as change detection sees it: without VOLATILE_STATISTICS, in details or in their
+    properties (copied only when there are any)."""
+    details = row["details"]
+    properties = details.get("properties")
+    if isinstance(properties, dict) and not VOLATILE_STATISTICS.isdisjoint(properties):
+        properties = {k: v for k, v in properties.items() if k not in VOLATILE_STATISTICS}
+        details = {**details, "properties": properties}
+    if not VOLATILE_STATISTICS.isdisjoint(details):
+        details = {k: v for k, v in details.items() if k not in VOLATILE_STATISTICS}
+    return row if details is row["details"] else {**row, "details": details}
 
 
 def content_hash(value: Any) -> str:

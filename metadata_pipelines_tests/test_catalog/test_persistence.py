@@ -324,3 +324,40 @@ def test_awkward_values_round_trip_through_bulk_load(catalog, source):
         source.tenant_id, source.id, _result([table], databases=("shop",))
     )
     assert again.totals()["unchanged"] == 4
+
+
+def test_volatile_statistics_alone_write_nothing_and_are_refreshed_with_a_real_change(
+    catalog, source
+):
+    def orders(rows: int, scans: int, comment: str | None = None) -> TableMetadata:
+        return _table(
+            "shop",
+            "orders",
+            {"id": "bigint"},
+            row_count=rows,
+            size_bytes=rows * 100,
+            comment=comment,
+            properties={"engine": "heap", "seq_scan": scans, "last_autovacuum": f"t{scans}"},
+        )
+
+    catalog.persistence.persist(source.tenant_id, source.id, _result([orders(10, 1)]))
+
+    busy = catalog.persistence.persist(source.tenant_id, source.id, _result([orders(99, 7)]))
+
+    assert busy.assets.updated == 0 and busy.totals()["updated"] == 0
+    stored = _live(catalog, source.id)["shop.public.orders"]
+    assert stored["details"]["row_count"] == 10  # kept as of the last real change
+
+    commented = catalog.persistence.persist(
+        source.tenant_id, source.id, _result([orders(120, 9, comment="all orders")])
+    )
+
+    assert commented.assets.updated == 1
+    stored = _live(catalog, source.id)["shop.public.orders"]
+    assert stored["details"]["row_count"] == 120
+    assert stored["details"]["size_bytes"] == 12_000
+    assert stored["details"]["properties"] == {
+        "engine": "heap",
+        "seq_scan": 9,
+        "last_autovacuum": "t9",
+    }
