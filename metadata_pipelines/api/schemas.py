@@ -3,13 +3,21 @@ secret config fields; request bodies refuse unknown fields."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from metadata_pipelines.catalog.data_sources import validate_cron
 from metadata_pipelines.catalog.records import RunStatus
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# Always with a UTC offset: a SQLite catalog hands back naive datetimes (stored as UTC).
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
 
 
 class _Request(BaseModel):
@@ -65,8 +73,8 @@ class DataSourceOut(BaseModel):
     has_credentials: bool
     enabled: bool
     sync_schedule: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     links: DataSourceLinks
 
 
@@ -98,9 +106,9 @@ class ConnectorRunOut(BaseModel):
     )
     extraction_errors: list[dict[str, Any]] | None
     dagster_run_id: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
     links: RunLinks
 
 
@@ -126,10 +134,10 @@ class AssetOut(BaseModel):
     native_type: str | None
     description: str | None
     owner: str | None
-    first_seen_at: datetime
-    last_seen_at: datetime
-    updated_at: datetime
-    deleted_at: datetime | None
+    first_seen_at: Timestamp
+    last_seen_at: Timestamp
+    updated_at: Timestamp
+    deleted_at: Timestamp | None
     links: dict[str, str]
 
 
