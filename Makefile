@@ -1,10 +1,11 @@
 # The README's quick start. `make demo`: install and run a full sync on the embedded default.
 # `make test`: install with dev extras and run the test suite (needs MariaDB and PostgreSQL).
+# `make test-fast`: the same without the `slow` tests (real daemon, webserver, installed command).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint ui bqemulator
+.PHONY: install demo test test-fast lint ui bqemulator
 
 $(BIN)/metadata-pipelines: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,9 @@ bqemulator: install
 
 test: install bqemulator
 	$(BIN)/pytest
+
+test-fast: install bqemulator
+	$(BIN)/pytest -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

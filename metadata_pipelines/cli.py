@@ -15,24 +15,22 @@ from typing import Any
 
 import click
 
-from metadata_pipelines import settings
 from metadata_pipelines.catalog.connector_runs import ConnectorRunNotFound
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound, DuplicateDataSource
 from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable, url_secrets
-from metadata_pipelines.catalog.records import ConnectorRun, DataSource
+from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStatus
 from metadata_pipelines.catalog.secrets import SecretKeyError
 from metadata_pipelines.extractors.errors import ConfigurationError, scrub
+from metadata_pipelines.settings import get_settings
 
-DEFAULT_TENANT = "default"
 DEMO_TENANT = "demo"
 DEMO_SOURCE = "sample-shop"
 
 tenant_option = click.option(
     "--tenant",
-    envvar="METADATA_PIPELINES_TENANT",
-    default=DEFAULT_TENANT,
-    show_default=True,
-    help="Tenant that owns the data source (env METADATA_PIPELINES_TENANT).",
+    default=lambda: get_settings().tenant,
+    show_default="env METADATA_PIPELINES_TENANT, else default",
+    help="Tenant that owns the data source.",
 )
 
 
@@ -228,7 +226,7 @@ def sync(source: str, confirm_deletions: bool, tenant: str) -> None:
         raise click.ClickException(str(error)) from None
     run = _run_sync(found, confirm_deletions=confirm_deletions)
     _print_run(run)
-    if run.status.value == "failed":
+    if run.status is RunStatus.FAILED:
         sys.exit(1)
 
 
@@ -320,7 +318,7 @@ def demo() -> None:
     from metadata_pipelines.sample import create_sample_database
 
     catalog = _catalog()
-    sample_path = settings.home() / "sample" / "shop.db"
+    sample_path = get_settings().embedded_home() / "sample" / "shop.db"
     if not sample_path.exists():
         create_sample_database(sample_path)
     click.echo(f"sample source database: {sample_path}")
@@ -338,7 +336,7 @@ def demo() -> None:
     click.echo("")
     _print_catalog(catalog, source)
     _print_run(run)
-    if run.status.value == "failed":
+    if run.status is RunStatus.FAILED:
         sys.exit(1)
 
 
@@ -460,7 +458,7 @@ def run() -> None:
         if not catalog_unavailable(error):
             raise
         cause = scrub(
-            str(getattr(error, "orig", None) or error), url_secrets(settings.catalog_url())
+            str(getattr(error, "orig", None) or error), url_secrets(get_settings().catalog_database_url())
         )
         click.echo(
             f"error: the catalog database is unavailable: {' '.join(cause.split())}", err=True

@@ -22,10 +22,19 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog
 from metadata_pipelines_tests.support.local_server import unavailable
+from metadata_pipelines_tests.test_extractors.databricks_support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TOKEN,
+)
 
-# Server fixtures of the connectors, usable from every test package.
+# Server fixtures of the connectors, usable from every test package, and the check that no test
+# leaves a process behind.
 pytest_plugins = [
+    "pytester",
+    "metadata_pipelines_tests.support.process_hygiene",
     "metadata_pipelines_tests.support.bigquery_server",
     "metadata_pipelines_tests.support.postgresql_source",
     "metadata_pipelines_tests.support.postgresql_cluster",
@@ -52,6 +61,17 @@ def _require_server(url: str, what: str) -> sa.Engine:
     return engine
 
 
+@pytest.fixture(autouse=True)
+def settings_read_afresh() -> Iterator[None]:
+    """Each test reads the environment as its fixtures set it; the product reads it once per
+    process, so a test that changes it midway calls `get_settings.cache_clear()` itself."""
+    from metadata_pipelines.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def mysql_server() -> Iterator[sa.Engine]:
     """An AUTOCOMMIT engine on the MariaDB / MySQL server, as an administrator."""
@@ -66,6 +86,20 @@ def postgres_server() -> Iterator[sa.Engine]:
     engine = _require_server(POSTGRES_URL, "PostgreSQL")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def mysql_schema(mysql_server: sa.Engine):
+    """The MySQL connector's fixture schema (test_extractors/mysql_fixture.py), created once per test
+    module and dropped afterwards."""
+    from metadata_pipelines_tests.test_extractors.mysql_fixture import create, drop, new_fixture
+
+    fx = new_fixture()
+    try:
+        create(mysql_server, fx)
+        yield fx
+    finally:
+        drop(mysql_server, fx)
 
 
 @pytest.fixture
@@ -178,3 +212,15 @@ def production_home(tmp_path, monkeypatch, postgres_server):
 def configured_home(request):
     """Each documented configuration in turn: the embedded default and the production one."""
     return request.getfixturevalue(f"{request.param}_home")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeUnityCatalog]:
+    """An empty fake Databricks workspace accepting TOKEN and the OAuth client; asserts it never
+    drifted from the Unity Catalog API spec."""
+    server = FakeUnityCatalog(
+        tokens={TOKEN}, oauth_clients={CLIENT_ID: CLIENT_SECRET}, tables_page_size=2
+    ).start()
+    yield server
+    server.stop()
+    assert server.violations == []

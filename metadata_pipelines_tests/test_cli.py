@@ -39,6 +39,7 @@ def sample(tmp_path):
     return create_sample_database(tmp_path / "shop.db")
 
 
+@pytest.mark.slow
 def test_demo_runs_a_full_sync_as_an_installed_command(embedded_home):
     home = embedded_home
     env = {**os.environ, "METADATA_PIPELINES_HOME": str(home)}
@@ -171,6 +172,7 @@ def test_sync_of_a_failing_source_exits_non_zero(cli, home, tmp_path):
     assert "has no data source named 'no-such-source'" in cli("sync", "no-such-source", expect=1)
 
 
+@pytest.mark.slow
 def test_ui_serves_the_code_location_on_the_embedded_instance(embedded_home):
     home = embedded_home
     import signal

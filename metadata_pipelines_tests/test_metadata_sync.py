@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import pytest
 
@@ -11,6 +12,7 @@ from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.metadata_sync import run_metadata_sync
 from metadata_pipelines.orchestration.instance import get_instance
+from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines.sample import create_sample_database
 
 
@@ -109,3 +111,29 @@ def test_concurrent_calls_all_finish(configured_home, tmp_path):
     assert {run.data_source_id for run in runs} == {source.id for source in sources}
     instance = get_instance()
     assert {instance.get_run_by_id(run.dagster_run_id).status.value for run in runs} == {"SUCCESS"}
+
+
+@pytest.fixture
+def sigint_ignored():
+    """The process as `nohup` or `&` from a script starts it: SIGINT ignored."""
+    sigint, sigterm = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # an earlier in-process run may have changed it
+    yield
+    signal.signal(signal.SIGINT, sigint)
+    signal.signal(signal.SIGTERM, sigterm)
+
+
+def test_a_sync_leaves_sigterm_as_it_found_it_in_a_process_ignoring_sigint(
+    embedded, sigint_ignored
+):
+    """Dagster's in-process run would leave SIGTERM ignored; later runs in a worker thread then
+    waited 2 x 30 s for their compute-log `tail -F` processes and left them running."""
+    _, source = embedded
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    outcome = execute_sync(source.id, "acme", instance=get_instance())
+    run = asyncio.run(run_metadata_sync(source.id, "acme"))
+
+    assert outcome.status == "succeeded" and run.status is RunStatus.SUCCEEDED
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -8,13 +8,13 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from metadata_pipelines import settings
 from metadata_pipelines.api import problems
 from metadata_pipelines.api.context import ApiState
 from metadata_pipelines.api.limits import BodySizeLimitMiddleware
 from metadata_pipelines.api.routes import assets, data_sources, runs
 from metadata_pipelines.api.views import API_PREFIX
 from metadata_pipelines.catalog.database import CatalogDatabase
+from metadata_pipelines.settings import get_settings
 
 DESCRIPTION = """\
 Data sources, sync requests, connector runs and catalog assets of one tenant: the tenant of the
@@ -47,13 +47,13 @@ def create_app(
         responses=problems.PROBLEM_RESPONSES,
     )
     app.state.api = ApiState(
-        catalog=catalog, dagster_ui_url=dagster_ui_url or settings.dagster_ui_url()
+        catalog=catalog, dagster_ui_url=dagster_ui_url or get_settings().dagster_ui_url or None
     )
     problems.install(app)
     for router in (data_sources.router, runs.router, assets.router):
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(
-        BodySizeLimitMiddleware, max_bytes=max_body_bytes or settings.api_max_body_bytes()
+        BodySizeLimitMiddleware, max_bytes=max_body_bytes or get_settings().api_max_body_bytes
     )
 
     @app.get("/healthz", include_in_schema=False)

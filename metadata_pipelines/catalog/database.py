@@ -9,7 +9,6 @@ from pathlib import Path
 import psycopg2
 import sqlalchemy as sa
 
-from metadata_pipelines import settings
 from metadata_pipelines.catalog import migrate
 from metadata_pipelines.catalog.api_keys import ApiKeyRepository
 from metadata_pipelines.catalog.connector_runs import ConnectorRunRepository
@@ -18,6 +17,7 @@ from metadata_pipelines.catalog.idempotency import IdempotencyRepository
 from metadata_pipelines.catalog.persistence import MetadataPersistenceService
 from metadata_pipelines.catalog.secrets import CredentialCipher, load_cipher
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
+from metadata_pipelines.settings import get_settings
 
 _UNAVAILABLE = (
     sa.exc.OperationalError,
@@ -85,14 +85,15 @@ class CatalogDatabase:
     @classmethod
     def from_settings(cls, url: str | None = None) -> CatalogDatabase:
         """The configured catalog; an embedded SQLite catalog keeps its key in a local key file."""
-        url = url or settings.catalog_url()
+        configured = get_settings()
+        url = url or configured.catalog_database_url()
         parsed = sa.make_url(url)
         embedded = parsed.get_backend_name() == "sqlite"
         if embedded:
-            settings.private_home()
+            configured.private_home()
             if parsed.database and parsed.database != ":memory:":
                 _private_file(Path(parsed.database))
-        return cls(url, load_cipher(settings.key_file() if embedded else None))
+        return cls(url, load_cipher(configured.key_file() if embedded else None))
 
     def secret_values(self) -> list[str]:
         return url_secrets(self.url)

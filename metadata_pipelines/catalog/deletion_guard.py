@@ -19,7 +19,6 @@ deletes them.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from metadata_pipelines.catalog.asset_rows import desired_keys
 from metadata_pipelines.catalog.persistence import covered, stored_path
 from metadata_pipelines.catalog.schema import assets
+from metadata_pipelines.settings import get_settings
 from metadata_pipelines.models import (
     ExtractionError,
     ExtractionResult,
@@ -34,8 +34,6 @@ from metadata_pipelines.models import (
     qualified_name,
 )
 
-MAX_SHARE_ENV = "METADATA_PIPELINES_MAX_DELETE_SHARE"
-DEFAULT_MAX_SHARE = 0.2
 MIN_COUNT = 10  # the share rule never holds fewer removals than this (small sources change)
 HELD = "deletion_held"
 HOW_TO_CONFIRM = (
@@ -46,12 +44,12 @@ HOW_TO_CONFIRM = (
 
 @dataclass(frozen=True)
 class DeletionPolicy:
-    max_share: float = DEFAULT_MAX_SHARE
+    max_share: float = 0.2
     min_count: int = MIN_COUNT
 
     @classmethod
-    def from_env(cls) -> DeletionPolicy:
-        return cls(max_share=float(os.environ.get(MAX_SHARE_ENV) or DEFAULT_MAX_SHARE))
+    def from_settings(cls) -> DeletionPolicy:
+        return cls(max_share=get_settings().max_delete_share)
 
 
 def hold_deletions(
@@ -62,7 +60,7 @@ def hold_deletions(
     policy: DeletionPolicy | None = None,
 ) -> tuple[ExtractionResult, list[ExtractionError]]:
     """(the result with held removals as scoped errors, those errors); unchanged if none held."""
-    policy = policy or DeletionPolicy.from_env()
+    policy = policy or DeletionPolicy.from_settings()
     live = _live_paths(engine, tenant_id, data_source_id)
     if not live:
         return result, []

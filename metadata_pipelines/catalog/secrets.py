@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-SECRET_KEY_ENV = "METADATA_PIPELINES_SECRET_KEY"  # noqa: S105 (a variable name)
+from metadata_pipelines.settings import SECRET_KEY_ENV, get_settings
 
 
 class SecretKeyError(RuntimeError):
@@ -53,7 +53,8 @@ class CredentialCipher:
 
 def load_cipher(key_file: Path | None = None) -> CredentialCipher:
     """The key from the environment, else from (or newly into) `key_file` when one is given."""
-    from_env = os.environ.get(SECRET_KEY_ENV, "").strip()
+    configured = get_settings().secret_key
+    from_env = configured.get_secret_value().strip() if configured else ""
     if from_env:
         return CredentialCipher(from_env.split(","))
     if key_file is None:

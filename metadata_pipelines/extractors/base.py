@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
@@ -42,6 +42,19 @@ def validation_message(what: str, error: ValidationError) -> str:
         field = ".".join(str(part) for part in item["loc"]) or "(root)"
         problems.append(f"{field}: {item['msg']}")
     return f"invalid {what}: " + "; ".join(problems)
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _parse(model: type[ModelT], value: Mapping[str, Any] | ModelT, what: str) -> ModelT:
+    """`value` as a `model`, or a ConfigurationError naming each bad field (values never echoed)."""
+    if isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(dict(value))
+    except ValidationError as error:
+        raise ConfigurationError(validation_message(what, error)) from None
 
 
 class BaseMetadataExtractor(ABC):
@@ -89,25 +102,11 @@ class BaseMetadataExtractor(ABC):
 
     @classmethod
     def parse_config(cls, config: Mapping[str, Any] | ConnectorConfig) -> Any:
-        if isinstance(config, cls.config_model):
-            return config
-        try:
-            return cls.config_model.model_validate(dict(config))
-        except ValidationError as error:
-            raise ConfigurationError(
-                validation_message(f"{cls.connector_type} config", error)
-            ) from None
+        return _parse(cls.config_model, config, f"{cls.connector_type} config")
 
     @classmethod
     def parse_credentials(cls, credentials: Mapping[str, Any] | ConnectorCredentials) -> Any:
-        if isinstance(credentials, cls.credentials_model):
-            return credentials
-        try:
-            return cls.credentials_model.model_validate(dict(credentials))
-        except ValidationError as error:
-            raise ConfigurationError(
-                validation_message(f"{cls.connector_type} credentials", error)
-            ) from None
+        return _parse(cls.credentials_model, credentials, f"{cls.connector_type} credentials")
 
     @abstractmethod
     def get_supported_asset_types(self) -> list[AssetType]:

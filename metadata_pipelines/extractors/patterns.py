@@ -1,15 +1,16 @@
-"""Include / exclude name patterns, validated and applied the same way in every connector's config;
-and the loopback test that lets a connector accept plain http for a local test server only."""
+"""Include / exclude name patterns, validated and applied the same way in every connector.
+
+A pattern is a Python regular expression matched against a whole name (`re.fullmatch`), so `sales`
+selects `sales` and not `sales_archive`. A connector tries each pattern against every form of a name
+it knows (`orders`, `shop.orders`, ...), so a pattern can be as narrow as needed.
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
-
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
 def _compiles(pattern: str) -> str:
@@ -23,10 +24,13 @@ def _compiles(pattern: str) -> str:
 NamePattern = Annotated[str, Field(min_length=1), AfterValidator(_compiles)]
 """A Python regular expression matched against a whole name (`re.fullmatch`)."""
 
+Patterns = list[NamePattern]
+"""A config field of include or exclude patterns."""
+
 
 class NameFilter:
-    """Include / exclude patterns: a name passes when it matches an include (or there are none)
-    and no exclude; each pattern is tried against every given form of the name (short and full)."""
+    """A name passes when some form of it matches an include pattern (or there are none) and no
+    form matches an exclude pattern."""
 
     def __init__(self, include: list[str], exclude: list[str]) -> None:
         self._include = [re.compile(p) for p in include]
@@ -39,14 +43,3 @@ class NameFilter:
         if self._include and not hit(self._include):
             return False
         return not hit(self._exclude)
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

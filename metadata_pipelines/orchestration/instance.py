@@ -12,14 +12,15 @@ from importlib.resources import files
 
 import dagster as dg
 
-from metadata_pipelines import settings
+from metadata_pipelines.settings import DAGSTER_HOME_ENV, get_settings
 
 EMBEDDED_INSTANCE_YAML = "embedded_dagster.yaml"
 
 
 def embedded_dagster_home() -> str:
-    settings.private_home()
-    home = settings.dagster_home()
+    configured = get_settings()
+    configured.private_home()
+    home = configured.dagster_instance_home()
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
@@ -28,6 +29,6 @@ def embedded_dagster_home() -> str:
 
 
 def get_instance() -> dg.DagsterInstance:
-    if not os.environ.get("DAGSTER_HOME"):
-        os.environ["DAGSTER_HOME"] = embedded_dagster_home()
+    if not os.environ.get(DAGSTER_HOME_ENV):  # Dagster reads it from there
+        os.environ[DAGSTER_HOME_ENV] = embedded_dagster_home()
     return dg.DagsterInstance.get()

@@ -8,6 +8,7 @@ import dagster as dg
 
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.dagster_api import RETRY_STRATEGY_TAG
 from metadata_pipelines.orchestration.ops import (
     check_source_connection,
     extract_metadata,
@@ -44,7 +45,7 @@ sync_partitioned_config = dg.PartitionedConfig(
 
 # A run-level retry (crashed worker) re-runs the whole sync: the three ops are cheap next to the
 # extraction, and outputs of a dead worker (in-memory or on its own disk) cannot be reloaded.
-RETRY_ALL_STEPS = {"dagster/retry_strategy": "ALL_STEPS"}
+RETRY_ALL_STEPS = {RETRY_STRATEGY_TAG: "ALL_STEPS"}
 
 
 @dg.job(

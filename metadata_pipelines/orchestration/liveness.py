@@ -24,12 +24,9 @@ import dagster as dg
 
 from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable
 from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
-from metadata_pipelines.orchestration.automation_settings import sensor_interval_seconds
 from metadata_pipelines.orchestration.reconcile import reconcile_run
 from metadata_pipelines.orchestration.resources import CatalogResource
-
-LEASE_ENV = "METADATA_PIPELINES_RUN_LEASE_SECONDS"
-DEFAULT_LEASE_SECONDS = 300.0
+from metadata_pipelines.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +38,7 @@ _ENDED = {
 
 
 def lease_seconds() -> float:
-    return float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE_SECONDS)
+    return get_settings().run_lease_seconds
 
 
 def worker_name() -> str:
@@ -157,7 +154,7 @@ def _process_state(pid: int) -> str:
 
 @dg.sensor(
     name="stale_run_sensor",
-    minimum_interval_seconds=sensor_interval_seconds(),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Closes connector runs whose process stopped renewing its lease (killed worker, lost "

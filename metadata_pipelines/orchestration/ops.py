@@ -9,7 +9,6 @@ ends the run CANCELED. While a step runs, it renews the row's lease (orchestrati
 """
 
 import asyncio
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -32,20 +31,24 @@ from metadata_pipelines.extractors.errors import (
     TransientExtractorError,
     scrub,
 )
-from metadata_pipelines.models import ExtractionError, ExtractionResult, ExtractionStatus
+from metadata_pipelines.models import (
+    ExtractionError,
+    ExtractionResult,
+    ExtractionStatus,
+    Severity,
+)
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.liveness import Heartbeat, close_if_ended, worker_name
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
 from metadata_pipelines.orchestration.summary import changes_markdown
-
-RETRY_DELAY_ENV = "METADATA_PIPELINES_RETRY_DELAY_SECONDS"
+from metadata_pipelines.settings import get_settings
 
 # How transient failures are retried. The ops raise `RetryRequested` themselves instead of carrying
 # this as their RetryPolicy: Dagster turns an interrupt (a terminated run) inside an op with a
 # RetryPolicy into a step retry, so a terminated run would go on and succeed.
 SYNC_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3,
-    delay=float(os.environ.get(RETRY_DELAY_ENV, "5")),
+    delay=get_settings().retry_delay_seconds,
     backoff=dg.Backoff.EXPONENTIAL,
     jitter=dg.Jitter.PLUS_MINUS,
 )
@@ -381,7 +384,7 @@ def _failed_result_error(result: ExtractionResult) -> ExtractorError:
 
 
 def _partial_message(result: ExtractionResult) -> str:
-    failed = [e for e in result.errors if e.severity.value == "error"]
+    failed = [e for e in result.errors if e.severity is Severity.ERROR]
     head = "; ".join(f"{'.'.join(e.scope) or 'source'}: {e.message}" for e in failed[:5])
     more = f" (+{len(failed) - 5} more)" if len(failed) > 5 else ""
     return f"{len(failed)} scope(s) failed: {head}{more}"

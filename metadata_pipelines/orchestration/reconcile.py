@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import dagster as dg
-from dagster._core.storage.tags import WILL_RETRY_TAG  # no public constant exists for it
 
 from metadata_pipelines.catalog.connector_runs import RunOutcome
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
@@ -14,8 +13,8 @@ from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
 from metadata_pipelines.extractors.errors import scrub
 from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.dagster_api import PARTITION_TAG, WILL_RETRY_TAG
 
-PARTITION_TAG = "dagster/partition"
 MAX_MESSAGE_CHARS = 2000
 
 
@@ -68,3 +67,5 @@ def _clean(db: CatalogDatabase, message: str | None) -> str | None:
 
 def _time(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None
+
+

@@ -7,18 +7,16 @@ op that builds an extractor.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from metadata_pipelines import settings
 from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
-from metadata_pipelines.settings import CATALOG_URL_ENV
+from metadata_pipelines.settings import CATALOG_URL_ENV, get_settings
 
 
 @cache
@@ -40,7 +38,8 @@ class CatalogResource(dg.ConfigurableResource):
     def get_catalog(self) -> CatalogDatabase:
         """The catalog; also outside a run, where an `EnvVar` URL is not resolved by Dagster yet."""
         url = self.url.get_value() if isinstance(self.url, dg.EnvVar) else self.url
-        return _catalog(url or settings.catalog_url(), tuple(sorted(self.extra_connectors.items())))
+        url = url or get_settings().catalog_database_url()
+        return _catalog(url, tuple(sorted(self.extra_connectors.items())))
 
 
 class ExtractorFactoryResource(dg.ConfigurableResource):
@@ -61,7 +60,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources for this deployment: the catalog URL through an EnvVar when one is configured."""
     catalog = (
         CatalogResource(url=dg.EnvVar(CATALOG_URL_ENV))
-        if os.environ.get(CATALOG_URL_ENV)
+        if get_settings().catalog_url
         else CatalogResource()
     )
     return {"catalog": catalog, "extractors": ExtractorFactoryResource()}

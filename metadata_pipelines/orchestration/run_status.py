@@ -12,15 +12,15 @@ A row its ops already closed keeps their status and message.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import dagster as dg
-from dagster._utils.error import SerializableErrorInfo
 
 from metadata_pipelines.catalog.records import RunStatus
-from metadata_pipelines.orchestration.automation_settings import sensor_interval_seconds
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.reconcile import reconcile_run
 from metadata_pipelines.orchestration.resources import CatalogResource
-
+from metadata_pipelines.settings import get_settings
 
 def failure_details(context: dg.RunFailureSensorContext) -> tuple[str, str]:
     """(error code, message) of a failed run: the first failed step's error, else the run's."""
@@ -44,10 +44,18 @@ def failure_details(context: dg.RunFailureSensorContext) -> tuple[str, str]:
     return "run_failed", f"{message} {detail}".strip()
 
 
-def _error_text(error: SerializableErrorInfo) -> str:
+class ErrorInfo(Protocol):
+    """What this module reads of the error Dagster records for a failed step or run."""
+
+    message: str
+    cause: ErrorInfo | None
+    context: ErrorInfo | None
+
+
+def _error_text(error: ErrorInfo) -> str:
     """The error's message with the messages of its causes (the cause says what went wrong)."""
     parts = []
-    current: SerializableErrorInfo | None = error
+    current: ErrorInfo | None = error
     while current is not None and len(parts) < 5:
         parts.append(current.message.strip())
         current = current.cause or current.context
@@ -57,7 +65,7 @@ def _error_text(error: SerializableErrorInfo) -> str:
 @dg.run_failure_sensor(
     name="connector_run_failure_sensor",
     monitored_jobs=[metadata_sync_job],
-    minimum_interval_seconds=sensor_interval_seconds(),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records failed metadata_sync runs (also those that failed before any op ran).",
 )
@@ -83,7 +91,7 @@ def connector_run_failure_sensor(
     name="connector_run_canceled_sensor",
     run_status=dg.DagsterRunStatus.CANCELED,
     monitored_jobs=[metadata_sync_job],
-    minimum_interval_seconds=sensor_interval_seconds(),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Closes the connector run of a canceled metadata_sync run (queued or running).",
 )
@@ -106,7 +114,7 @@ def connector_run_canceled_sensor(
     name="connector_run_success_sensor",
     run_status=dg.DagsterRunStatus.SUCCESS,
     monitored_jobs=[metadata_sync_job],
-    minimum_interval_seconds=sensor_interval_seconds(),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Safety net: closes a succeeded run's connector run if its ops left it open.",
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,18 +15,12 @@ import dagster as dg
 from metadata_pipelines.catalog.connector_runs import SourceBusy
 from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
 from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.liveness import Heartbeat, expire_stale_runs, worker_name
 from metadata_pipelines.orchestration.partitions import ensure_partition
 from metadata_pipelines.orchestration.reconcile import reconcile_run
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
-
-ACTIVE_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 # Dagster re-applies `logging.config.dictConfig` each time a run starts in a process (for the
@@ -77,8 +73,8 @@ def execute_sync(
     active = instance.get_runs(
         filters=dg.RunsFilter(
             job_name=metadata_sync_job.name,
-            tags={"dagster/partition": source.id},
-            statuses=ACTIVE_STATUSES,
+            tags={PARTITION_TAG: source.id},
+            statuses=list(IN_FLIGHT_STATUSES),
         ),
         limit=1,
     )
@@ -110,7 +106,7 @@ def execute_sync(
     }
     if confirm_deletions:
         tags[run_tags.CONFIRM_DELETIONS] = "true"
-    with Heartbeat(catalog, claimed.id), _IN_PROCESS_RUNS:
+    with Heartbeat(catalog, claimed.id), _IN_PROCESS_RUNS, _sigterm_as_found():
         result = metadata_sync_job.execute_in_process(
             instance=instance,
             partition_key=source.id,
@@ -137,3 +133,25 @@ def execute_sync(
     return SyncOutcome(
         dagster_run_id=result.run_id, dagster_success=result.success, connector_run=row
     )
+
+
+@contextmanager
+def _sigterm_as_found() -> Iterator[None]:
+    """Leaves SIGTERM as the caller had it after an in-process run.
+
+    Dagster's in-process execution points SIGTERM at SIGINT's handler on its way out. In a process
+    started with SIGINT ignored (`nohup`, `&` from a script), SIGTERM then stays ignored: the
+    process can no longer be stopped by SIGTERM, and every child it starts later inherits the
+    ignored signal. Dagster's compute-log capture starts a `tail -F` per stream and stops it with
+    SIGTERM, so each later run outside the main thread (`run_metadata_sync`) waited 2 x 30 s for
+    tails that never stopped, and left them running. Signal handlers belong to the main thread, so
+    only a run there can change them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)

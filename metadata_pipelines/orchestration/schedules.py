@@ -13,7 +13,7 @@ daemon re-evaluates a tick). A source that already has a sync pending, queued or
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import dagster as dg
 from croniter import croniter
@@ -21,37 +21,26 @@ from croniter import croniter
 from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.catalog.source_index import SourceRef, enabled_sources
 from metadata_pipelines.orchestration import tags as run_tags
-from metadata_pipelines.orchestration.automation_settings import (
-    daily_sync_cron,
-    schedule_timezone,
-)
+from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.partitions import DATA_SOURCES_PARTITION
 from metadata_pipelines.orchestration.resources import CatalogResource
-
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
+from metadata_pipelines.settings import get_settings
 
 
 def busy_source_ids(instance: dg.DagsterInstance, db: CatalogDatabase) -> set[str]:
     """Sources with a pending connector run or an in-flight Dagster run (two queries)."""
     in_flight = instance.get_runs(
-        dg.RunsFilter(job_name=metadata_sync_job.name, statuses=IN_FLIGHT)
+        dg.RunsFilter(job_name=metadata_sync_job.name, statuses=list(IN_FLIGHT_STATUSES))
     )
-    keys = {run.tags.get("dagster/partition") for run in in_flight}
+    keys = {run.tags.get(PARTITION_TAG) for run in in_flight}
     return db.connector_runs.active_data_source_ids() | {key for key in keys if key}
 
 
 def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:
     tick = context.scheduled_execution_time
     if tick is None:  # evaluated by hand (UI "test schedule"): the current minute
-        from dagster._time import get_current_datetime
-
-        tick = get_current_datetime()
+        tick = datetime.now(UTC)
     return tick.replace(second=0, microsecond=0)
 
 
@@ -81,8 +70,8 @@ def _requests(
 
 @dg.schedule(
     name="daily_metadata_sync",
-    cron_schedule=daily_sync_cron(),
-    execution_timezone=schedule_timezone(),
+    cron_schedule=get_settings().daily_sync_cron,
+    execution_timezone=get_settings().schedule_timezone,
     job=metadata_sync_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Re-syncs every enabled data source that has no sync_schedule of its own.",
@@ -99,7 +88,7 @@ def daily_metadata_sync(
 @dg.schedule(
     name="per_source_cron_sync",
     cron_schedule="* * * * *",
-    execution_timezone=schedule_timezone(),
+    execution_timezone=get_settings().schedule_timezone,
     job=metadata_sync_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every minute: syncs the data sources whose own sync_schedule matches the minute.",

@@ -21,7 +21,7 @@ import dagster as dg
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.source_index import enabled_sources, sources_fingerprint
-from metadata_pipelines.orchestration.automation_settings import sensor_interval_seconds
+from metadata_pipelines.orchestration.dagster_api import PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.partitions import (
     DATA_SOURCES_PARTITION,
@@ -29,6 +29,7 @@ from metadata_pipelines.orchestration.partitions import (
 )
 from metadata_pipelines.orchestration.resources import CatalogResource
 from metadata_pipelines.orchestration.run_requests import launch_request
+from metadata_pipelines.settings import get_settings
 
 FULL_CHECK_SECONDS = 300
 MAX_LAUNCHES_PER_TICK = 200
@@ -47,7 +48,7 @@ def _partition_requests(
 
 @dg.sensor(
     name="data_source_sensor",
-    minimum_interval_seconds=sensor_interval_seconds(),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "One partition per enabled data source: adds partitions (and a first sync) for new sources, "
@@ -103,7 +104,7 @@ def _cancel_queued_runs(instance: dg.DagsterInstance, partition_keys: list[str])
         dg.RunsFilter(
             job_name=metadata_sync_job.name,
             statuses=[dg.DagsterRunStatus.QUEUED],
-            tags={"dagster/partition": partition_keys},
+            tags={PARTITION_TAG: partition_keys},
         )
     )
     for run in queued:
@@ -114,7 +115,7 @@ def _cancel_queued_runs(instance: dg.DagsterInstance, partition_keys: list[str])
 @dg.sensor(
     name="run_request_sensor",
     job=metadata_sync_job,
-    minimum_interval_seconds=sensor_interval_seconds(),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Launches pending connector runs requested by the application or by new sources.",
 )

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from metadata_pipelines.catalog.records import DataSource
+from metadata_pipelines.orchestration.dagster_api import (
+    BACKFILL_TAG,
+    SCHEDULE_NAME_TAG,
+    SENSOR_NAME_TAG,
+)
 
 PREFIX = "metadata_pipelines"
 TENANT = f"{PREFIX}/tenant_id"
@@ -30,10 +35,10 @@ def trigger_of(tags: dict[str, str]) -> str:
     """The trigger a launcher recorded; runs launched from the UI carry none of ours."""
     if TRIGGER in tags:
         return tags[TRIGGER]
-    if "dagster/backfill" in tags:
+    if BACKFILL_TAG in tags:
         return "backfill"
-    if "dagster/schedule_name" in tags:
+    if SCHEDULE_NAME_TAG in tags:
         return "schedule"
-    if "dagster/sensor_name" in tags:
+    if SENSOR_NAME_TAG in tags:
         return "sensor"
     return "manual"

@@ -8,7 +8,7 @@ Every successful JSON body is validated against the Unity Catalog OpenAPI spec b
 (the Statement and Warehouses APIs, absent from that spec, against the schemas below, transcribed from the Databricks
 SDK's `service/sql.py`); a body that does not match is recorded in `violations` and answered as HTTP
 500, so a test built on a fake that drifted from the API fails loudly. Query parameters are checked
-against the spec too (plus the few extra ones the Databricks SDK sends, see NOTES.md).
+against the spec too (plus the few extra ones the Databricks SDK sends, `SDK_EXTRA_QUERY`).
 
 Statements are really executed: each catalog's information_schema views are SQLite tables, and the
 statement's `` `catalog`.information_schema.view `` references are rewritten to them.
@@ -40,7 +40,8 @@ STATEMENTS = "/api/2.0/sql/statements"
 WAREHOUSES = "/api/2.0/sql/warehouses/"
 TOKEN_PATH = "/oidc/v1/token"
 
-# Query parameters the Databricks SDK sends beyond the OSS spec (NOTES.md, "Endpoints").
+# Query parameters the Databricks SDK for Python (v0.133.0, `service/catalog.py`) sends beyond the
+# OSS spec.
 SDK_EXTRA_QUERY = {
     "/catalogs": {"include_browse", "include_unbound"},
     "/catalogs/{name}": {"include_browse"},

@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from metadata_pipelines.extractors.identifiers import double_quote as q
 from metadata_pipelines_tests.conftest import POSTGRES_URL
 
 _URL = sa.make_url(POSTGRES_URL)
@@ -49,11 +50,6 @@ ODD_CHILD = 'My "Child" Table-ü'
 #: 63 bytes, PostgreSQL's longest identifier (NAMEDATALEN - 1); "é" is two bytes in UTF-8.
 LONG_NAME = "é" * 10 + "l" * 43
 assert len(LONG_NAME.encode()) == 63
-
-
-def q(name: str) -> str:
-    """Double-quote an identifier, doubling quotes inside it."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def literal(text: str) -> str:

@@ -18,6 +18,7 @@ from metadata_pipelines.catalog.secrets import (
     load_cipher,
 )
 from metadata_pipelines.extractors.errors import ConfigurationError, UnknownConnectorError
+from metadata_pipelines.settings import get_settings
 from metadata_pipelines_tests.support.scripted_extractor import SCRIPTED
 
 PASSWORD = "correct horse battery staple"
@@ -121,6 +122,7 @@ def test_key_rotation_keeps_old_credentials_readable(catalog_url, monkeypatch):
     old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     token = CredentialCipher([old_key]).encrypt({"password": PASSWORD})
     monkeypatch.setenv(SECRET_KEY_ENV, f"{new_key},{old_key}")
+    get_settings.cache_clear()
     rotated = load_cipher()
     assert rotated.decrypt(token) == {"password": PASSWORD}
     assert CredentialCipher([new_key]).decrypt(rotated.encrypt({"a": 1})) == {"a": 1}
@@ -128,15 +130,18 @@ def test_key_rotation_keeps_old_credentials_readable(catalog_url, monkeypatch):
 
 def test_invalid_key_is_rejected_with_advice(monkeypatch):
     monkeypatch.setenv(SECRET_KEY_ENV, "not-a-fernet-key")
+    get_settings.cache_clear()
     with pytest.raises(SecretKeyError, match="Fernet keys"):
         load_cipher()
     monkeypatch.delenv(SECRET_KEY_ENV)
+    get_settings.cache_clear()
     with pytest.raises(SecretKeyError, match=SECRET_KEY_ENV):
         load_cipher()
 
 
 def test_embedded_key_file_is_created_owner_only(tmp_path, monkeypatch):
     monkeypatch.delenv(SECRET_KEY_ENV, raising=False)
+    get_settings.cache_clear()
     key_file = tmp_path / "home" / "secret.key"
 
     first = load_cipher(key_file)

@@ -22,7 +22,6 @@ from metadata_pipelines_tests.fakes.unity_catalog_server import (
 )
 from metadata_pipelines_tests.test_extractors.databricks_support import (
     TOKEN,
-    fake_workspace,  # noqa: F401 (fixture)
     populate,
     run,
 )
@@ -31,7 +30,6 @@ from metadata_pipelines_tests.test_extractors.databricks_support import (
 )
 from metadata_pipelines_tests.test_extractors.mysql_fixture import (
     ODD_COLUMNS,
-    mysql_schema,  # noqa: F401 (fixture)
     root_config,
     root_credentials,
 )
@@ -160,7 +158,7 @@ def databricks_result(fake):
 
 
 @pytest.fixture
-def mysql_result(mysql_schema):  # noqa: F811
+def mysql_result(mysql_schema):
     return asyncio.run(
         MySQLExtractor(root_config(mysql_schema), root_credentials()).extract_metadata()
     )
@@ -170,7 +168,7 @@ def test_0003_migrates_a_catalog_holding_mysql_and_databricks_assets(
     catalog_url,
     cipher,
     tenant_id,
-    mysql_schema,  # noqa: F811
+    mysql_schema,
     mysql_result,
     databricks_result,
     fake,

@@ -1,12 +1,10 @@
-"""Shared helpers for the Databricks tests: a fake workspace fixture and a configured extractor."""
+"""Shared helpers for the Databricks tests (the `fake` workspace fixture is in conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
-
-import pytest
 
 from metadata_pipelines.extractors.databricks import DatabricksExtractor
 from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog, Request, column
@@ -20,17 +18,6 @@ T = TypeVar("T")
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
-
-
-@pytest.fixture(name="fake")
-def fake_workspace() -> Iterator[FakeUnityCatalog]:
-    """An empty fake workspace accepting TOKEN and the OAuth client; asserts it never drifted."""
-    server = FakeUnityCatalog(
-        tokens={TOKEN}, oauth_clients={CLIENT_ID: CLIENT_SECRET}, tables_page_size=2
-    ).start()
-    yield server
-    server.stop()
-    assert server.violations == []
 
 
 def populate(fake: FakeUnityCatalog) -> None:

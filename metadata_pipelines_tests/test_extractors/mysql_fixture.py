@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
-from metadata_pipelines.extractors.mysql.queries import quote_identifier as q
+from metadata_pipelines.extractors.identifiers import backtick as q
 from metadata_pipelines_tests.conftest import MYSQL_URL
 
 _URL = sa.make_url(MYSQL_URL)
@@ -223,17 +221,6 @@ def _statements(fx: MySQLFixture) -> list[str]:
         f"GRANT SELECT, SHOW VIEW ON {main}.* TO '{fx.user_lister}'@'%'",
         f"GRANT SHOW DATABASES ON *.* TO '{fx.user_lister}'@'%'",
     ]
-
-
-@pytest.fixture(scope="module")
-def mysql_schema(mysql_server: sa.Engine) -> Iterator[MySQLFixture]:
-    """The fixture schema, created once per test module and dropped afterwards."""
-    fx = new_fixture()
-    try:
-        create(mysql_server, fx)
-        yield fx
-    finally:
-        drop(mysql_server, fx)
 
 
 def root_config(fx: MySQLFixture, **overrides: Any) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog
 from metadata_pipelines_tests.test_extractors.databricks_support import (
     TOKEN,
     extractor,
-    fake_workspace,  # noqa: F401 - the `fake` fixture
     in_schema,
     populate,
     run,

@@ -24,7 +24,6 @@ from metadata_pipelines_tests.test_extractors.databricks_support import (
     CLIENT_SECRET,
     TOKEN,
     extractor,
-    fake_workspace,  # noqa: F401 - the `fake` fixture
     in_schema,
     populate,
     run,

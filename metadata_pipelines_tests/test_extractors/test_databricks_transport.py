@@ -27,7 +27,6 @@ from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog
 from metadata_pipelines_tests.test_extractors.databricks_support import (
     FAST,
     TOKEN,
-    fake_workspace,  # noqa: F401 - the `fake` fixture
     populate,
     run,
 )

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
+from metadata_pipelines.extractors.identifiers import backtick as q
 from metadata_pipelines.extractors.mysql import MySQLExtractor
-from metadata_pipelines.extractors.mysql.queries import quote_identifier as q
 from metadata_pipelines.models import (
     AssetType,
     ConstraintType,
@@ -31,7 +31,6 @@ from metadata_pipelines_tests.test_extractors.mysql_fixture import (
     ODD_VIEW,
     PORT,
     MySQLFixture,
-    mysql_schema,  # noqa: F401 - pytest fixture
     root_config,
     root_credentials,
 )
@@ -43,7 +42,7 @@ def extract(config: dict[str, Any], credentials: dict[str, Any] | None = None) -
 
 
 @pytest.fixture(scope="module")
-def result(mysql_schema: MySQLFixture) -> ExtractionResult:  # noqa: F811
+def result(mysql_schema: MySQLFixture) -> ExtractionResult:
     return extract(root_config(mysql_schema))
 
 
@@ -71,7 +70,7 @@ def test_factory_maps_both_connector_types_to_the_extractor() -> None:
 
 def test_databases_of_the_fixture_and_nothing_else(
     result: ExtractionResult,
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     assert [d.name for d in result.databases] == sorted(fx.databases)
@@ -88,7 +87,7 @@ def test_databases_of_the_fixture_and_nothing_else(
 
 def test_status_is_partial_because_of_the_broken_view_only(
     result: ExtractionResult,
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     assert result.status is ExtractionStatus.PARTIAL
@@ -110,7 +109,7 @@ def test_status_is_partial_because_of_the_broken_view_only(
     )
 
 
-def test_table_facts(result: ExtractionResult, mysql_schema: MySQLFixture) -> None:  # noqa: F811
+def test_table_facts(result: ExtractionResult, mysql_schema: MySQLFixture) -> None:
     customers = table(result, mysql_schema.main, "customers")
     assert customers.table_type is TableType.TABLE
     assert customers.native_type == "BASE TABLE"
@@ -127,7 +126,7 @@ def test_table_facts(result: ExtractionResult, mysql_schema: MySQLFixture) -> No
     assert "partition_method" not in props
 
 
-def test_columns_field_by_field(result: ExtractionResult, mysql_schema: MySQLFixture) -> None:  # noqa: F811
+def test_columns_field_by_field(result: ExtractionResult, mysql_schema: MySQLFixture) -> None:
     columns = {c.name: c for c in table(result, mysql_schema.main, "customers").columns}
     assert [c.ordinal for c in columns.values()] == list(range(1, 12))
     expected = {
@@ -163,7 +162,7 @@ def test_columns_field_by_field(result: ExtractionResult, mysql_schema: MySQLFix
 
 def test_generated_columns_keys_and_checks(
     result: ExtractionResult,
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     orders = table(result, fx.main, "orders")
@@ -211,7 +210,7 @@ def test_generated_columns_keys_and_checks(
 
 def test_composite_and_cross_database_foreign_keys(
     result: ExtractionResult,
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     lines = table(result, fx.main, "order_lines")
@@ -232,7 +231,7 @@ def test_composite_and_cross_database_foreign_keys(
 
 def test_index_kinds_order_and_prefixes(
     result: ExtractionResult,
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
 
@@ -263,7 +262,7 @@ def test_index_kinds_order_and_prefixes(
 
 def test_myisam_memory_and_partitioned_tables(
     result: ExtractionResult,
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     assert table(result, fx.main, "legacy_log").properties["engine"] == "MyISAM"
@@ -277,7 +276,7 @@ def test_myisam_memory_and_partitioned_tables(
     assert "subpartition_method" not in events.properties
 
 
-def test_view(result: ExtractionResult, mysql_schema: MySQLFixture) -> None:  # noqa: F811
+def test_view(result: ExtractionResult, mysql_schema: MySQLFixture) -> None:
     fx = mysql_schema
     view = table(result, fx.main, "vip_customers")
     assert (view.table_type, view.native_type, view.comment) == (TableType.VIEW, "VIEW", None)
@@ -296,7 +295,7 @@ def test_view(result: ExtractionResult, mysql_schema: MySQLFixture) -> None:  # 
     assert view.constraints == [] and view.indexes == []
 
 
-def test_routines(result: ExtractionResult, mysql_schema: MySQLFixture) -> None:  # noqa: F811
+def test_routines(result: ExtractionResult, mysql_schema: MySQLFixture) -> None:
     fx = mysql_schema
     procedure, function = result.routines
     assert (procedure.database, procedure.name, procedure.routine_type) == (
@@ -323,7 +322,7 @@ def test_routines(result: ExtractionResult, mysql_schema: MySQLFixture) -> None:
 
 def test_odd_identifiers_round_trip_exactly(
     result: ExtractionResult,
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     parent = table(result, fx.odd, ODD_TABLE)
@@ -347,7 +346,7 @@ def test_odd_identifiers_round_trip_exactly(
 
 def test_empty_database_is_listed_without_tables_or_errors(
     result: ExtractionResult,
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     assert fx.empty in [d.name for d in result.databases]
@@ -355,7 +354,7 @@ def test_empty_database_is_listed_without_tables_or_errors(
     assert all(e.scope[0] != fx.empty for e in result.errors)
 
 
-def test_one_database_and_table_patterns(mysql_schema: MySQLFixture) -> None:  # noqa: F811
+def test_one_database_and_table_patterns(mysql_schema: MySQLFixture) -> None:
     fx = mysql_schema
     only_main = extract(root_config(fx, database=fx.main))
     assert [d.name for d in only_main.databases] == [fx.main]
@@ -380,7 +379,7 @@ def test_one_database_and_table_patterns(mysql_schema: MySQLFixture) -> None:  #
     assert no_views.status is ExtractionStatus.SUCCESS
 
 
-def test_statistics_and_routines_can_be_left_out(mysql_schema: MySQLFixture) -> None:  # noqa: F811
+def test_statistics_and_routines_can_be_left_out(mysql_schema: MySQLFixture) -> None:
     fx = mysql_schema
     lean = extract(
         root_config(fx, database=fx.main, include_statistics=False, include_routines=False)
@@ -399,7 +398,7 @@ def test_statistics_and_routines_can_be_left_out(mysql_schema: MySQLFixture) -> 
 
 def test_statements_do_not_grow_with_tables(
     mysql_server: sa.Engine,
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     wide = f"{fx.prefix}wide"
@@ -428,7 +427,7 @@ def test_statements_do_not_grow_with_tables(
     assert extractor.statements_sent == 3 + 10
 
 
-def test_user_granted_one_database_sees_only_it(mysql_schema: MySQLFixture) -> None:  # noqa: F811
+def test_user_granted_one_database_sees_only_it(mysql_schema: MySQLFixture) -> None:
     fx = mysql_schema
     credentials = {"username": fx.user_one, "password": fx.password}
     limited = extract(root_config(fx), credentials)
@@ -469,7 +468,7 @@ def test_system_databases_only_when_asked_for() -> None:
 
 
 def test_listed_but_unreadable_databases_are_scoped_errors(
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     credentials = {"username": fx.user_lister, "password": fx.password}
@@ -490,7 +489,7 @@ def test_listed_but_unreadable_databases_are_scoped_errors(
 
 
 def test_blocking_driver_calls_leave_the_event_loop_free(
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     async def run() -> tuple[ExtractionResult, int]:
         ticks = 0

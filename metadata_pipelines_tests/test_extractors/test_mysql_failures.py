@@ -29,7 +29,6 @@ from metadata_pipelines_tests.test_extractors.mysql_fixture import (
     HOST,
     PORT,
     MySQLFixture,
-    mysql_schema,  # noqa: F401 - pytest fixture
     root_config,
     root_credentials,
 )
@@ -109,7 +108,7 @@ def test_tls_required_but_not_offered_is_refused() -> None:
 
 
 def test_wrong_password_is_a_permanent_authentication_error(
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     wrong = f"{fx.password}-wrong"
@@ -126,7 +125,7 @@ def test_wrong_password_is_a_permanent_authentication_error(
 
 
 def test_password_is_scrubbed_even_if_the_server_echoed_it(
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     # A user name equal to the password: the server's message names the user, so it would
@@ -139,7 +138,7 @@ def test_password_is_scrubbed_even_if_the_server_echoed_it(
 
 
 def test_configured_database_without_privilege_is_a_privilege_error(
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     extractor = MySQLExtractor(
@@ -156,7 +155,7 @@ def test_configured_database_without_privilege_is_a_privilege_error(
 
 
 def test_unknown_database_is_a_configuration_error(
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     missing = f"{fx.prefix}missing"
@@ -166,7 +165,7 @@ def test_unknown_database_is_a_configuration_error(
 
 
 def test_check_connection_succeeds_for_a_granted_user(
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
 ) -> None:
     fx = mysql_schema
     extractor = MySQLExtractor(
@@ -252,7 +251,7 @@ class _KilledAfter(MySQLExtractor):
 @pytest.mark.parametrize("kill_before", [4, 8])
 def test_server_killing_the_session_mid_extraction_is_transient(
     mysql_server: sa.Engine,
-    mysql_schema: MySQLFixture,  # noqa: F811
+    mysql_schema: MySQLFixture,
     kill_before: int,
 ) -> None:
     # Statement 4 is the first query of the first database, 8 is in the middle of it:

@@ -6,6 +6,7 @@ other servers, so the rules that exist for them are exercised without one.
 
 from __future__ import annotations
 
+from metadata_pipelines.extractors import identifiers
 from metadata_pipelines.extractors.mysql import queries
 from metadata_pipelines.extractors.mysql.config import MySQLConfig
 from metadata_pipelines.extractors.mysql.mapper import (
@@ -153,7 +154,7 @@ def test_capabilities_of_each_server_family() -> None:
 
 
 def test_identifiers_are_quoted_with_backticks_doubled() -> None:
-    assert queries.quote_identifier("a`b c") == "`a``b c`"
+    assert identifiers.backtick("a`b c") == "`a``b c`"
     assert queries.privilege_probe("x`y") == "SHOW CREATE DATABASE `x``y`"
 
 

@@ -98,9 +98,9 @@ INSERT INTO {ODD_TABLE_SQL} VALUES ('k', 1);
 
 
 def build(path: Path, script: str) -> Path:
+    """Runs the script in one transaction (statement by statement, each would be synced to disk)."""
     with closing(sqlite3.connect(path)) as connection:
-        connection.executescript(script)
-        connection.commit()
+        connection.executescript(f"BEGIN;\n{script}\nCOMMIT;")
     return path
 
 

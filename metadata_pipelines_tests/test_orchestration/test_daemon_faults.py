@@ -20,7 +20,7 @@ from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import assets
 from metadata_pipelines.catalog.secrets import CredentialCipher
-from metadata_pipelines.orchestration.liveness import LEASE_ENV
+from metadata_pipelines.settings import Settings
 from metadata_pipelines.sample import create_sample_database
 from metadata_pipelines_tests.conftest import POSTGRES_URL
 from metadata_pipelines_tests.support.dagster_deployment import running_deployment, wait_for
@@ -81,7 +81,7 @@ def _parent_pid(pid: int) -> int:
 def test_terminated_and_killed_runs_under_the_daemon(
     tmp_path, postgres_database_url, catalog_url, monkeypatch
 ):
-    monkeypatch.setenv(LEASE_ENV, "10")
+    monkeypatch.setenv(Settings.variable("run_lease_seconds"), "10")
     key = Fernet.generate_key().decode()
     catalog = CatalogDatabase(catalog_url, CredentialCipher([key]))
     catalog.upgrade()

@@ -20,7 +20,6 @@ from metadata_pipelines_tests.fakes.unity_catalog_server import (
 )
 from metadata_pipelines_tests.test_extractors.databricks_support import (
     TOKEN,
-    fake_workspace,  # noqa: F401 (fixture)
     populate,
 )
 

@@ -25,7 +25,7 @@ from metadata_pipelines_tests.support.dagster_deployment import running_deployme
 
 # Generous bounds: ten runs, each a process loading the code, on a 2-core machine that other test
 # runs share; the bounds only matter when something is stuck.
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 

@@ -20,13 +20,12 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
-from metadata_pipelines.extractors.patterns import NameFilter, NamePattern, is_loopback
+from metadata_pipelines.extractors.hosts import is_loopback
+from metadata_pipelines.extractors.patterns import NameFilter, Patterns
 
 DEFAULT_API_ENDPOINT = "https://bigquery.googleapis.com"
 BIGQUERY_SCOPE = "https://www.googleapis.com/auth/bigquery"
 _PROJECT_ID = re.compile(r"(?:[a-z][a-z0-9.:-]{1,62}[a-z0-9]|[a-z][a-z0-9-]{4,28}[a-z0-9])")
-
-Patterns = list[NamePattern]
 
 
 def _https_or_loopback(value: str, what: str) -> str:

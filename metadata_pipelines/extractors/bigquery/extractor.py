@@ -68,6 +68,7 @@ from metadata_pipelines.models import (
     SchemaMetadata,
     Severity,
     TableMetadata,
+    TableType,
 )
 
 logger = logging.getLogger(__name__)
@@ -452,7 +453,7 @@ class _Sync:
                 self.config.max_table_gets_per_dataset,
             )
             for table in more:
-                if table.table_type.value == "view" and table.view_definition is None:
+                if table.table_type is TableType.VIEW and table.view_definition is None:
                     table.view_definition = rows.views.get(table.name)
             tables += more
             errors += fallback_errors

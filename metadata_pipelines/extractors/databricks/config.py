@@ -16,11 +16,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
-from metadata_pipelines.extractors.patterns import NameFilter, NamePattern, is_loopback
+from metadata_pipelines.extractors.hosts import is_loopback
+from metadata_pipelines.extractors.patterns import NameFilter, Patterns
 
 _WAREHOUSE_PATH = re.compile(r"/?sql/1\.0/(?:warehouses|endpoints)/([A-Za-z0-9_-]+)/?")
-
-Patterns = list[NamePattern]
 
 
 def warehouse_id_from_http_path(http_path: str) -> str:

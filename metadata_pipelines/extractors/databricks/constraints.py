@@ -12,19 +12,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from metadata_pipelines.extractors.errors import SourceResponseError
+from metadata_pipelines.extractors.identifiers import backtick
 from metadata_pipelines.models import ConstraintMetadata, ConstraintType
 
 TableKey = tuple[str, str, str]
 ConstraintKey = tuple[str, str, str]
 
 
-def quote_identifier(name: str) -> str:
-    """Databricks SQL quotes identifiers with backticks, doubling any inside."""
-    return "`" + name.replace("`", "``") + "`"
-
-
 def constraints_statement(catalog: str) -> str:
-    schema = f"{quote_identifier(catalog)}.information_schema"
+    schema = f"{backtick(catalog)}.information_schema"
     return f"""
 SELECT tc.constraint_catalog, tc.constraint_schema, tc.constraint_name, tc.constraint_type,
        tc.table_catalog, tc.table_schema, tc.table_name,

@@ -52,6 +52,7 @@ from metadata_pipelines.extractors.errors import (
 )
 from metadata_pipelines.models import (
     AssetType,
+    ConstraintType,
     DatabaseMetadata,
     ExtractionError,
     ExtractionResult,
@@ -355,7 +356,7 @@ class _Extraction:
             primary = {
                 column
                 for constraint in constraints
-                if constraint.constraint_type.value == "primary_key"
+                if constraint.constraint_type is ConstraintType.PRIMARY_KEY
                 for column in constraint.columns
             }
             for column in table.columns:

@@ -8,14 +8,13 @@ qualified name (`shop.orders`).
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import Annotated
 
 from pydantic import Field, SecretStr, model_validator
 
 from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
-from metadata_pipelines.extractors.patterns import NamePattern
+from metadata_pipelines.extractors.patterns import NameFilter, Patterns
 
 SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 
@@ -31,10 +30,10 @@ class MySQLConfig(ConnectorConfig):
     ssl_verify: bool = True
     connection_timeout: Annotated[float, Field(gt=0, le=3600)] = 30
     read_timeout: Annotated[float, Field(gt=0, le=86400)] = 300
-    include_databases: list[NamePattern] = Field(default_factory=list)
-    exclude_databases: list[NamePattern] = Field(default_factory=list)
-    include_tables: list[NamePattern] = Field(default_factory=list)
-    exclude_tables: list[NamePattern] = Field(default_factory=list)
+    include_databases: Patterns = Field(default_factory=list)
+    exclude_databases: Patterns = Field(default_factory=list)
+    include_tables: Patterns = Field(default_factory=list)
+    exclude_tables: Patterns = Field(default_factory=list)
     include_views: bool = True
     include_statistics: bool = True
     include_routines: bool = True
@@ -52,16 +51,12 @@ class MySQLConfig(ConnectorConfig):
         return self
 
     @cached_property
-    def _compiled(self) -> dict[str, list[re.Pattern[str]]]:
-        return {
-            name: [re.compile(p) for p in getattr(self, name)]
-            for name in (
-                "include_databases",
-                "exclude_databases",
-                "include_tables",
-                "exclude_tables",
-            )
-        }
+    def _database_filter(self) -> NameFilter:
+        return NameFilter(self.include_databases, self.exclude_databases)
+
+    @cached_property
+    def _table_filter(self) -> NameFilter:
+        return NameFilter(self.include_tables, self.exclude_tables)
 
     def wants_database(self, name: str) -> bool:
         """Whether a database the server lists is in scope for this source."""
@@ -69,25 +64,11 @@ class MySQLConfig(ConnectorConfig):
             return name == self.database
         if name.lower() in SYSTEM_DATABASES and not self.include_system_databases:
             return False
-        return _selected(
-            (name,), self._compiled["include_databases"], self._compiled["exclude_databases"]
-        )
+        return self._database_filter.allows(name)
 
     def wants_table(self, database: str, name: str) -> bool:
         """Whether a table or view is in scope (views also need `include_views`)."""
-        return _selected(
-            (name, f"{database}.{name}"),
-            self._compiled["include_tables"],
-            self._compiled["exclude_tables"],
-        )
-
-
-def _selected(
-    names: tuple[str, ...], include: list[re.Pattern[str]], exclude: list[re.Pattern[str]]
-) -> bool:
-    if include and not any(p.fullmatch(n) for p in include for n in names):
-        return False
-    return not any(p.fullmatch(n) for p in exclude for n in names)
+        return self._table_filter.allows(name, f"{database}.{name}")
 
 
 class MySQLCredentials(ConnectorCredentials):

@@ -192,9 +192,7 @@ class MySQLExtractor(BaseMetadataExtractor):
         except BaseException:
             _close(connection)
             raise
-        databases = [
-            build_database(row, caps) for row in schemata if self.config.wants_database(row[0])
-        ]
+        databases = [build_database(row) for row in schemata if self.config.wants_database(row[0])]
         if one is not None and not databases:
             # Connecting with `database` set already proved access; not listed means no privilege
             # that information_schema counts (for example only on columns of a dropped table).

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from metadata_pipelines.extractors.identifiers import backtick
 from metadata_pipelines.extractors.mysql.config import MySQLConfig
-from metadata_pipelines.extractors.mysql.queries import Capabilities, quote_identifier
+from metadata_pipelines.extractors.mysql.queries import Capabilities
 from metadata_pipelines.models import (
     AssetType,
     ColumnMetadata,
@@ -168,9 +169,7 @@ _TABLE_TYPES = {
 }
 
 
-def build_database(
-    row: Row, caps: Capabilities
-) -> DatabaseMetadata:  # (name, charset, collation, comment)
+def build_database(row: Row) -> DatabaseMetadata:  # (name, charset, collation, comment)
     name, charset, collation, comment = row
     return DatabaseMetadata(
         name=name,
@@ -476,7 +475,7 @@ def _add_checks(tables: dict[str, TableMetadata], rows: list[Row]) -> None:
         table.constraints.sort(key=_constraint_order)
         # MariaDB's JSON is LONGTEXT plus an automatic column CHECK named after the column.
         for column in table.columns:
-            if column.name == name and clause == f"json_valid({quote_identifier(name)})":
+            if column.name == name and clause == f"json_valid({backtick(name)})":
                 column.data_type = DataType.JSON
 
 

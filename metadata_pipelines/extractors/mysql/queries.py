@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from metadata_pipelines.extractors.identifiers import backtick
+
 # Per sync ---------------------------------------------------------------------------------------
 
 CAPABILITIES = """
@@ -198,9 +200,4 @@ def privilege_probe(database: str) -> str:
     needs a privilege on the database and raises error 1044 without one; SHOW TABLES does not (it
     answers an empty list). Sent only for databases with no visible tables.
     """
-    return f"SHOW CREATE DATABASE {quote_identifier(database)}"
-
-
-def quote_identifier(name: str) -> str:
-    """Backtick-quote an identifier, doubling backticks inside it (names may hold anything)."""
-    return "`" + name.replace("`", "``") + "`"
+    return f"SHOW CREATE DATABASE {backtick(database)}"

@@ -8,14 +8,13 @@ tables and sequences alike.
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
-from metadata_pipelines.extractors.patterns import NamePattern
+from metadata_pipelines.extractors.patterns import NameFilter, Patterns
 
 #: Schemas that hold PostgreSQL itself rather than user data; `include_system_schemas` reads them.
 SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
@@ -39,12 +38,12 @@ class PostgreSQLConfig(ConnectorConfig):
     lock_timeout: Annotated[float, Field(gt=0, le=86400)] = 10
     max_concurrent_databases: Annotated[int, Field(ge=1, le=64)] = 4
     batch_tables: Annotated[int, Field(ge=1)] = 5000
-    include_databases: list[NamePattern] = Field(default_factory=list)
-    exclude_databases: list[NamePattern] = Field(default_factory=list)
-    include_schemas: list[NamePattern] = Field(default_factory=list)
-    exclude_schemas: list[NamePattern] = Field(default_factory=list)
-    include_tables: list[NamePattern] = Field(default_factory=list)
-    exclude_tables: list[NamePattern] = Field(default_factory=list)
+    include_databases: Patterns = Field(default_factory=list)
+    exclude_databases: Patterns = Field(default_factory=list)
+    include_schemas: Patterns = Field(default_factory=list)
+    exclude_schemas: Patterns = Field(default_factory=list)
+    include_tables: Patterns = Field(default_factory=list)
+    exclude_tables: Patterns = Field(default_factory=list)
     include_views: bool = True
     include_statistics: bool = True
     include_routines: bool = True
@@ -64,31 +63,26 @@ class PostgreSQLConfig(ConnectorConfig):
         return self
 
     @cached_property
-    def _compiled(self) -> dict[str, list[re.Pattern[str]]]:
+    def _filters(self) -> dict[str, NameFilter]:
         return {
-            name: [re.compile(p) for p in getattr(self, name)]
+            kind: NameFilter(getattr(self, f"include_{kind}"), getattr(self, f"exclude_{kind}"))
             for kind in ("databases", "schemas", "tables")
-            for name in (f"include_{kind}", f"exclude_{kind}")
         }
 
     def wants_database(self, name: str) -> bool:
         if self.database is not None:
             return name == self.database
-        return self._selected("databases", name)
+        return self._filters["databases"].allows(name)
 
     def wants_schema(self, database: str, name: str) -> bool:
         if not self.include_system_schemas and is_system_schema(name):
             return False
-        return self._selected("schemas", name, f"{database}.{name}")
+        return self._filters["schemas"].allows(name, f"{database}.{name}")
 
     def wants_table(self, database: str, schema: str, name: str) -> bool:
-        return self._selected("tables", name, f"{schema}.{name}", f"{database}.{schema}.{name}")
-
-    def _selected(self, kind: str, *names: str) -> bool:
-        include = self._compiled[f"include_{kind}"]
-        if include and not any(p.fullmatch(n) for p in include for n in names):
-            return False
-        return not any(p.fullmatch(n) for p in self._compiled[f"exclude_{kind}"] for n in names)
+        return self._filters["tables"].allows(
+            name, f"{schema}.{name}", f"{database}.{schema}.{name}"
+        )
 
 
 def is_system_schema(name: str) -> bool:

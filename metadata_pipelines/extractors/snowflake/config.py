@@ -22,14 +22,14 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from pydantic import Field, SecretStr, model_validator
 
 from metadata_pipelines.extractors.base import ConnectorConfig, ConnectorCredentials
-from metadata_pipelines.extractors.patterns import NameFilter, NamePattern, is_loopback
+from metadata_pipelines.extractors.hosts import is_loopback
+from metadata_pipelines.extractors.patterns import NameFilter, Patterns
 
 #: Account identifiers: `orgname-account_name`, or a legacy locator with region (`xy12345.eu-west-1`).
 _ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 #: The schema every Snowflake database has; `include_information_schema` reads it.
 INFORMATION_SCHEMA = "INFORMATION_SCHEMA"
 
-Patterns = list[NamePattern]
 PrivateKey = RSAPrivateKey | EllipticCurvePrivateKey
 
 

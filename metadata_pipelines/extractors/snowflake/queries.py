@@ -21,13 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from metadata_pipelines.extractors.identifiers import double_quote
+
 #: Most rows a SHOW command returns before Snowflake refuses it (090153).
 SHOW_ROW_LIMIT = 10_000
-
-
-def quote(name: str) -> str:
-    """A Snowflake identifier, quoted: names are case-sensitive once stored, and may hold anything."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def literal(text: str) -> str:
@@ -60,11 +57,11 @@ SHOW_DATABASES = "SHOW DATABASES"
 
 
 def in_database(kind: Kind, database: str) -> str:
-    return f"SHOW {kind.words} IN DATABASE {quote(database)}"
+    return f"SHOW {kind.words} IN DATABASE {double_quote(database)}"
 
 
 def in_schema(kind: Kind, database: str, schema: str, after: str | None = None) -> str:
-    sql = f"SHOW {kind.words} IN SCHEMA {quote(database)}.{quote(schema)}"
+    sql = f"SHOW {kind.words} IN SCHEMA {double_quote(database)}.{double_quote(schema)}"
     if after is not None or kind.paginates:
         sql += f" LIMIT {SHOW_ROW_LIMIT}"
         if after is not None:
@@ -79,7 +76,7 @@ def information_schema_columns(database: str, schemas: list[str]) -> str:
     return f"""
 SELECT table_schema, table_name, column_name, ordinal_position, data_type, is_nullable,
        column_default, character_maximum_length, numeric_precision, numeric_scale, comment
-FROM {quote(database)}.INFORMATION_SCHEMA.COLUMNS
+FROM {double_quote(database)}.INFORMATION_SCHEMA.COLUMNS
 WHERE table_schema IN ({names})
 ORDER BY table_schema, table_name, ordinal_position
 """

@@ -7,12 +7,12 @@ for the other connectors, and tried against both the bare name (`orders`) and th
 
 from __future__ import annotations
 
-import re
+from functools import cached_property
 
 from pydantic import Field
 
 from metadata_pipelines.extractors.base import ConnectorConfig
-from metadata_pipelines.extractors.patterns import NamePattern
+from metadata_pipelines.extractors.patterns import NameFilter, Patterns
 
 DATABASE = "main"
 DEFAULT_TIMEOUT = 5.0
@@ -22,11 +22,11 @@ class SQLiteConfig(ConnectorConfig):
     """Where the database file is and what to read from it."""
 
     path: str = Field(min_length=1, description="Path of the SQLite database file.")
-    include_tables: list[NamePattern] = Field(
+    include_tables: Patterns = Field(
         default_factory=list,
         description="Regexes; when given, only tables/views whose whole name matches one are read.",
     )
-    exclude_tables: list[NamePattern] = Field(
+    exclude_tables: Patterns = Field(
         default_factory=list,
         description="Regexes; tables/views whose whole name matches one are skipped.",
     )
@@ -39,14 +39,13 @@ class SQLiteConfig(ConnectorConfig):
         description=f"Seconds to wait for a locked database (default {DEFAULT_TIMEOUT}).",
     )
 
+    @cached_property
+    def _table_filter(self) -> NameFilter:
+        return NameFilter(self.include_tables, self.exclude_tables)
+
     def wants_table(self, name: str) -> bool:
-        """Whether a table or view is in scope; `re` caches the compiled patterns."""
-        names = (name, f"{DATABASE}.{name}")
-        if self.include_tables and not any(
-            re.fullmatch(p, n) for p in self.include_tables for n in names
-        ):
-            return False
-        return not any(re.fullmatch(p, n) for p in self.exclude_tables for n in names)
+        """Whether a table or view is in scope."""
+        return self._table_filter.allows(name, f"{DATABASE}.{name}")
 
     @property
     def busy_timeout(self) -> float:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from metadata_pipelines.extractors.identifiers import double_quote
 from metadata_pipelines.extractors.sqlite.config import SQLiteConfig
 from metadata_pipelines.extractors.sqlite.connection import is_local
 
@@ -37,10 +38,6 @@ class Relation:
 
 
 Row = tuple[Any, ...]
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -109,7 +106,8 @@ class _Reader:
 
         def run(part: list[str]) -> list[Row]:
             statement = " UNION ALL ".join(
-                f"SELECT {i}, count(*) FROM main.{_quote(name)}" for i, name in enumerate(part)
+                f"SELECT {i}, count(*) FROM main.{double_quote(name)}"
+                for i, name in enumerate(part)
             )
             return [(part[i], count) for i, count in self.connection.execute(statement)]
 
