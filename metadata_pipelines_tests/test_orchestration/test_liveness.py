@@ -31,6 +31,7 @@ LEASE = "3"  # seconds
 
 @pytest.fixture
 def shop(production_home, tmp_path):
+    get_instance()  # creates Dagster's tables once, before several processes race to
     catalog = CatalogDatabase.from_settings()
     catalog.upgrade()
     source = catalog.data_sources.create(
@@ -67,7 +68,7 @@ def test_syncs_started_together_run_one_at_a_time(shop):
     for loser in syncs:
         if loser is not winner:
             _, err = loser.communicate()
-            assert loser.returncode == 1
+            assert loser.returncode == 1, err
             assert "already has a sync" in err
     [run] = catalog.connector_runs.list(data_source_id=source.id)
     assert run.status is RunStatus.SUCCEEDED
