@@ -127,8 +127,10 @@ def test_objects_someone_else_froze_stay_frozen() -> None:
             assert not shield.freezes
             with shield.building():
                 Node()
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen
+            # Frozen objects may still die (other threads, finalizers), so the count can only fall
+            # by those; an unfreeze would empty it, a freeze of our own would raise it.
+            assert 0 < gc.get_freeze_count() <= frozen
+        assert 0 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
 
