@@ -458,7 +458,8 @@ def run() -> None:
         if not catalog_unavailable(error):
             raise
         cause = scrub(
-            str(getattr(error, "orig", None) or error), url_secrets(get_settings().catalog_database_url())
+            str(getattr(error, "orig", None) or error),
+            url_secrets(get_settings().catalog_database_url()),
         )
         click.echo(
             f"error: the catalog database is unavailable: {' '.join(cause.split())}", err=True

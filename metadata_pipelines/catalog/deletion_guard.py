@@ -26,13 +26,13 @@ import sqlalchemy as sa
 from metadata_pipelines.catalog.asset_rows import desired_keys
 from metadata_pipelines.catalog.persistence import covered, stored_path
 from metadata_pipelines.catalog.schema import assets
-from metadata_pipelines.settings import get_settings
 from metadata_pipelines.models import (
     ExtractionError,
     ExtractionResult,
     ExtractionStatus,
     qualified_name,
 )
+from metadata_pipelines.settings import get_settings
 
 MIN_COUNT = 10  # the share rule never holds fewer removals than this (small sources change)
 HELD = "deletion_held"

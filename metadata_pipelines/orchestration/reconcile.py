@@ -67,5 +67,3 @@ def _clean(db: CatalogDatabase, message: str | None) -> str | None:
 
 def _time(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None
-
-

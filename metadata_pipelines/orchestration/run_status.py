@@ -22,6 +22,7 @@ from metadata_pipelines.orchestration.reconcile import reconcile_run
 from metadata_pipelines.orchestration.resources import CatalogResource
 from metadata_pipelines.settings import get_settings
 
+
 def failure_details(context: dg.RunFailureSensorContext) -> tuple[str, str]:
     """(error code, message) of a failed run: the first failed step's error, else the run's."""
     for event in context.get_step_failure_events():

@@ -22,7 +22,6 @@ from metadata_pipelines.orchestration.partitions import ensure_partition
 from metadata_pipelines.orchestration.reconcile import reconcile_run
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
 
-
 # Dagster re-applies `logging.config.dictConfig` each time a run starts in a process (for the
 # instance's python_logs handlers); that takes the logging module's lock and then each handler's,
 # while a run already going holds its handler's lock and waits for the module's: two in-process

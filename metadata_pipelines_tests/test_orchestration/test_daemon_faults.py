@@ -20,8 +20,8 @@ from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import assets
 from metadata_pipelines.catalog.secrets import CredentialCipher
-from metadata_pipelines.settings import Settings
 from metadata_pipelines.sample import create_sample_database
+from metadata_pipelines.settings import Settings
 from metadata_pipelines_tests.conftest import POSTGRES_URL
 from metadata_pipelines_tests.support.dagster_deployment import running_deployment, wait_for
 from metadata_pipelines_tests.support.sync_faults import asset_fields_locked, wait_for_copy
