@@ -9,22 +9,27 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from metadata_pipelines import cli_render as render
 from metadata_pipelines.catalog.connector_runs import ConnectorRunNotFound
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound, DuplicateDataSource
 from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable, url_secrets
 from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStatus
 from metadata_pipelines.catalog.secrets import SecretKeyError
 from metadata_pipelines.extractors.errors import ConfigurationError, scrub
+from metadata_pipelines.extractors.factory import MetadataExtractorFactory
+from metadata_pipelines.models import AssetType
 from metadata_pipelines.settings import get_settings
 
 DEMO_TENANT = "demo"
 DEMO_SOURCE = "sample-shop"
+UI_HOST = "127.0.0.1"
 
 tenant_option = click.option(
     "--tenant",
@@ -34,6 +39,9 @@ tenant_option = click.option(
 )
 
 
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
 def _catalog() -> CatalogDatabase:
     catalog = CatalogDatabase.from_settings()
     catalog.upgrade()
@@ -41,11 +49,18 @@ def _catalog() -> CatalogDatabase:
 
 
 def _resolve(catalog: CatalogDatabase, tenant: str, source: str) -> DataSource:
-    """A source by id or by name within the tenant."""
+    """A source by id or by name within the tenant; a one-line error when it has none."""
     try:
         return catalog.data_sources.get(source, tenant)
     except DataSourceNotFound:
+        pass
+    try:
         return catalog.data_sources.find_by_name(tenant, source)
+    except DataSourceNotFound:
+        raise click.ClickException(
+            f"tenant {tenant!r} has no data source {source!r} (by name or id); "
+            "`metadata-pipelines sources list` shows them all"
+        ) from None
 
 
 @click.group()
@@ -101,7 +116,15 @@ def _read_credentials(
 
 
 def _parse_config(config: str) -> dict[str, Any]:
-    text = Path(config[1:]).read_text() if config.startswith("@") else config
+    if config.startswith("@"):
+        try:
+            text = Path(config[1:]).read_text()
+        except OSError as error:  # one line, as for any file the command cannot read
+            raise click.ClickException(
+                f"--config {config}: cannot read {config[1:]!r}: {error.strerror}"
+            ) from None
+    else:
+        text = config
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as error:
@@ -111,19 +134,57 @@ def _parse_config(config: str) -> dict[str, Any]:
     return parsed
 
 
+def _credentials_options(command: Any) -> Any:
+    for option in reversed(
+        [
+            click.option(
+                "--credentials-file",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="JSON file holding the credentials.",
+            ),
+            click.option(
+                "--credentials-stdin", is_flag=True, help="Read the credentials JSON from stdin."
+            ),
+            click.option(
+                "--credentials-env", help="Environment variable holding the credentials JSON."
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _test_or_fail(
+    catalog: CatalogDatabase,
+    connector_type: str,
+    config: dict[str, Any],
+    credentials: dict[str, Any] | None,
+    consequence: str,
+) -> None:
+    click.echo("testing the connection ...", err=True)
+    ok, message = catalog.factory.test_connection(connector_type, config, credentials)
+    if not ok:
+        raise click.ClickException(f"connection test failed: {message}\n{consequence}")
+
+
 @sources.command("add")
 @click.argument("name")
-@click.option("--type", "connector_type", required=True, help="Connector type, e.g. mysql.")
-@click.option("--config", required=True, help="Config as JSON, or @path to a JSON file.")
 @click.option(
-    "--credentials-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON file holding the credentials.",
+    "--type",
+    "connector_type",
+    required=True,
+    help="Connector type: " + ", ".join(MetadataExtractorFactory().connector_types()) + ".",
 )
-@click.option("--credentials-stdin", is_flag=True, help="Read the credentials JSON from stdin.")
-@click.option("--credentials-env", help="Environment variable holding the credentials JSON.")
+@click.option("--config", required=True, help="Config as JSON, or @path to a JSON file.")
+@_credentials_options
 @click.option("--schedule", help="Cron expression for this source's own sync schedule.")
 @click.option("--disabled", is_flag=True, help="Register without syncing it.")
+@click.option(
+    "--test/--no-test",
+    default=True,
+    show_default=True,
+    help="Test the connection first and register only if it works.",
+)
 @tenant_option
 def sources_add(
     name: str,
@@ -134,17 +195,29 @@ def sources_add(
     credentials_env: str | None,
     schedule: str | None,
     disabled: bool,
+    test: bool,
     tenant: str,
 ) -> None:
-    """Register a data source NAME; its config is validated by the connector before it is stored."""
+    """Register a data source NAME: its config is validated by the connector and its connection
+    tested before it is stored."""
     catalog = _catalog()
     credentials = _read_credentials(credentials_file, credentials_stdin, credentials_env)
+    parsed = _parse_config(config)
     try:
+        catalog.factory.validate(connector_type, parsed, credentials or {})
+        if test:
+            _test_or_fail(
+                catalog,
+                connector_type,
+                parsed,
+                credentials,
+                "nothing was registered; use --no-test to register it anyway",
+            )
         source = catalog.data_sources.create(
             tenant_id=tenant,
             name=name,
             connector_type=connector_type,
-            config=_parse_config(config),
+            config=parsed,
             credentials=credentials,
             enabled=not disabled,
             sync_schedule=schedule,
@@ -153,6 +226,106 @@ def sources_add(
         raise click.ClickException(str(error)) from None
     # No partition here: data_source_sensor adds it together with the first sync.
     click.echo(f"registered {source.connector_type} source {source.name!r} with id {source.id}")
+
+
+@sources.command("update")
+@click.argument("source")
+@click.option("--config", help="New config as JSON, or @path to a JSON file (replaces the old).")
+@_credentials_options
+@click.option("--schedule", help="Cron expression for this source's own sync schedule.")
+@click.option("--no-schedule", is_flag=True, help="Clear the source's own schedule.")
+@click.option("--enable/--disable", "enabled", default=None, help="Sync the source, or stop.")
+@click.option("--rename", "new_name", help="A new name (the id and the run history stay).")
+@click.option(
+    "--test/--no-test",
+    default=False,
+    show_default=True,
+    help="Test the connection with the new settings first; store them only if it works.",
+)
+@tenant_option
+def sources_update(
+    source: str,
+    config: str | None,
+    credentials_file: Path | None,
+    credentials_stdin: bool,
+    credentials_env: str | None,
+    schedule: str | None,
+    no_schedule: bool,
+    enabled: bool | None,
+    new_name: str | None,
+    test: bool,
+    tenant: str,
+) -> None:
+    """Change a data source (by name or id) in place, keeping its id and run history."""
+    if schedule and no_schedule:
+        raise click.UsageError("give --schedule or --no-schedule, not both")
+    catalog = _catalog()
+    found = _resolve(catalog, tenant, source)
+    credentials = _read_credentials(credentials_file, credentials_stdin, credentials_env)
+    parsed = _parse_config(config) if config is not None else None
+    changes: dict[str, Any] = {}
+    if schedule or no_schedule:
+        changes["sync_schedule"] = schedule
+    if (
+        parsed is None
+        and credentials is None
+        and enabled is None
+        and new_name is None
+        and not changes
+    ):
+        raise click.UsageError(
+            "nothing to change: give --config, credentials, --schedule, --no-schedule, "
+            "--enable/--disable or --rename"
+        )
+    try:
+        if test:
+            _test_or_fail(
+                catalog,
+                found.connector_type,
+                parsed if parsed is not None else found.config,
+                credentials
+                if credentials is not None
+                else catalog.data_sources.credentials(found.id, tenant),
+                "nothing was changed; use --no-test to store the change anyway",
+            )
+        updated = catalog.data_sources.update(
+            found.id,
+            tenant,
+            config=parsed,
+            credentials=credentials,
+            enabled=enabled,
+            name=new_name,
+            **changes,
+        )
+    except (ConfigurationError, DuplicateDataSource, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    what = [
+        label
+        for label, changed in (
+            ("config", parsed is not None),
+            ("credentials", credentials is not None),
+            ("schedule", bool(changes)),
+            ("enabled" if enabled else "disabled", enabled is not None),
+            (f"name (was {found.name!r})", new_name is not None),
+        )
+        if changed
+    ]
+    click.echo(f"updated {updated.name!r} ({updated.id}): {', '.join(what)}")
+
+
+@sources.command("test")
+@click.argument("source")
+@tenant_option
+def sources_test(source: str, tenant: str) -> None:
+    """Test a data source's connection with its stored config and credentials."""
+    catalog = _catalog()
+    found = _resolve(catalog, tenant, source)
+    ok, message = catalog.factory.test_connection(
+        found.connector_type, found.config, catalog.data_sources.credentials(found.id, tenant)
+    )
+    if not ok:
+        raise click.ClickException(f"{found.name!r}: connection failed: {message}")
+    click.echo(f"{found.name!r}: connection OK")
 
 
 def _remove_partition(data_source_id: str) -> None:
@@ -164,18 +337,32 @@ def _remove_partition(data_source_id: str) -> None:
 
 @sources.command("list")
 @click.option("--tenant", envvar="METADATA_PIPELINES_TENANT", help="Only this tenant's sources.")
-def sources_list(tenant: str | None) -> None:
+@json_option
+def sources_list(tenant: str | None, as_json: bool) -> None:
     """List data sources."""
     rows = _catalog().data_sources.list(tenant)
+    if as_json:
+        render.echo_json([s.model_dump(mode="json") for s in rows])
+        return
     if not rows:
         click.echo("no data sources")
         return
-    click.echo(f"{'ID':36}  {'TENANT':12}  {'NAME':24}  {'TYPE':10}  ENABLED  SCHEDULE")
-    for s in rows:
-        click.echo(
-            f"{s.id:36}  {s.tenant_id:12}  {s.name:24}  {s.connector_type:10}  "
-            f"{'yes' if s.enabled else 'no':7}  {s.sync_schedule or '-'}"
+    click.echo(
+        render.table(
+            ("id", "tenant", "name", "type", "enabled", "schedule"),
+            (
+                (
+                    s.id,
+                    s.tenant_id,
+                    s.name,
+                    s.connector_type,
+                    "yes" if s.enabled else "no",
+                    s.sync_schedule,
+                )
+                for s in rows
+            ),
         )
+    )
 
 
 @sources.command("show")
@@ -183,11 +370,7 @@ def sources_list(tenant: str | None) -> None:
 @tenant_option
 def sources_show(source: str, tenant: str) -> None:
     """Show one data source (by id or name); credentials are masked."""
-    catalog = _catalog()
-    try:
-        found = _resolve(catalog, tenant, source)
-    except DataSourceNotFound as error:
-        raise click.ClickException(str(error)) from None
+    found = _resolve(_catalog(), tenant, source)
     shown = found.model_dump(mode="json", exclude={"has_credentials"})
     shown["credentials"] = "******** (stored encrypted)" if found.has_credentials else None
     click.echo(json.dumps(shown, indent=2))
@@ -200,13 +383,128 @@ def sources_show(source: str, tenant: str) -> None:
 def sources_remove(source: str, tenant: str) -> None:
     """Remove a data source with its assets and run history."""
     catalog = _catalog()
-    try:
-        found = _resolve(catalog, tenant, source)
-        catalog.data_sources.remove(found.id, tenant)
-    except DataSourceNotFound as error:
-        raise click.ClickException(str(error)) from None
+    found = _resolve(catalog, tenant, source)
+    catalog.data_sources.remove(found.id, tenant)
     _remove_partition(found.id)
     click.echo(f"removed {found.name!r} ({found.id})")
+
+
+@main.group()
+def assets() -> None:
+    """Browse what the syncs extracted: a source's assets, one asset with its columns."""
+
+
+@assets.command("list")
+@click.argument("source")
+@click.option(
+    "--type",
+    "asset_type",
+    type=click.Choice([t.value for t in AssetType]),
+    help="Only assets of this type.",
+)
+@click.option("--search", help="Only assets whose qualified name contains TEXT (any case).")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1))
+@json_option
+@tenant_option
+def assets_list(
+    source: str,
+    asset_type: str | None,
+    search: str | None,
+    limit: int,
+    as_json: bool,
+    tenant: str,
+) -> None:
+    """List a data source's live assets in qualified-name order."""
+    from metadata_pipelines.catalog.browse import asset_page
+
+    catalog = _catalog()
+    found = _resolve(catalog, tenant, source)
+    rows = asset_page(
+        catalog.engine, tenant, found.id, asset_type=asset_type, search=search, limit=limit + 1
+    )
+    more, rows = len(rows) > limit, rows[:limit]
+    if as_json:
+        render.echo_json([a.model_dump(mode="json") for a in rows])
+    elif not rows:
+        click.echo(f"no assets in {found.name!r}")
+    else:
+        click.echo(
+            render.table(
+                ("type", "qualified name", "kind", "description", "last seen"),
+                (
+                    (
+                        a.asset_type,
+                        a.qualified_name,
+                        a.table_type or a.native_type,
+                        a.description,
+                        render.when(a.last_seen_at),
+                    )
+                    for a in rows
+                ),
+            )
+        )
+    if more:
+        click.echo(f"(the first {limit}; narrow with --type / --search or raise --limit)", err=True)
+
+
+@assets.command("show")
+@click.argument("qualified_name")
+@click.option("--source", help="The data source (name or id) when several hold this name.")
+@json_option
+@tenant_option
+def assets_show(qualified_name: str, source: str | None, as_json: bool, tenant: str) -> None:
+    """Show an asset with its columns, nested fields, indexes, constraints and statistics."""
+    from metadata_pipelines.catalog.browse import asset_detail, assets_named
+
+    catalog = _catalog()
+    owner = _resolve(catalog, tenant, source) if source else None
+    found = assets_named(catalog.engine, tenant, qualified_name, owner.id if owner else None)
+    if not found:
+        where = f"data source {owner.name!r}" if owner else f"tenant {tenant!r}"
+        raise click.ClickException(f"no asset named {qualified_name!r} in {where}")
+    if len(found) > 1:
+        names = ", ".join(catalog.data_sources.get(a.data_source_id, tenant).name for a in found)
+        raise click.ClickException(
+            f"{qualified_name!r} is in {len(found)} data sources ({names}); name one with --source"
+        )
+    detail = asset_detail(catalog.engine, tenant, found[0].id)
+    if as_json:
+        render.echo_json(detail.model_dump(mode="json"))
+        return
+    holder = owner or catalog.data_sources.get(detail.data_source_id, tenant)
+    click.echo(render.asset_block(detail, holder))
+
+
+@main.command()
+@click.argument("source")
+@click.option("--run", "run_id", help="This connector run's changes (default: the latest sync).")
+@json_option
+@tenant_option
+def changes(source: str, run_id: str | None, as_json: bool, tenant: str) -> None:
+    """What a sync changed in the catalog: tables and columns added, removed or retyped."""
+    catalog = _catalog()
+    found = _resolve(catalog, tenant, source)
+    if run_id:
+        try:
+            run = catalog.connector_runs.get(run_id, tenant)
+        except ConnectorRunNotFound:
+            run = None
+        if run is None or run.data_source_id != found.id:
+            raise click.ClickException(f"connector run {run_id!r} is not a run of {found.name!r}")
+    else:
+        latest = catalog.connector_runs.list(
+            tenant_id=tenant,
+            data_source_id=found.id,
+            statuses=[RunStatus.SUCCEEDED, RunStatus.PARTIAL],
+            limit=1,
+        )
+        if not latest:
+            raise click.ClickException(f"{found.name!r} has no completed sync yet")
+        run = latest[0]
+    if as_json:
+        render.echo_json({"connector_run_id": run.id, **(run.stats or {})})
+    else:
+        click.echo(render.changes_block(run))
 
 
 @main.command()
@@ -218,30 +516,29 @@ def sources_remove(source: str, tenant: str) -> None:
 )
 @tenant_option
 def sync(source: str, confirm_deletions: bool, tenant: str) -> None:
-    """Sync one data source now through the metadata_sync job, and summarize the run."""
+    """Sync one data source now through the metadata_sync job, and summarize the run.
+
+    Progress goes to stderr; a failed sync ends with a short summary and exit status 1."""
     catalog = _catalog()
-    try:
-        found = _resolve(catalog, tenant, source)
-    except DataSourceNotFound as error:
-        raise click.ClickException(str(error)) from None
+    found = _resolve(catalog, tenant, source)
     run = _run_sync(found, confirm_deletions=confirm_deletions)
-    _print_run(run)
     if run.status is RunStatus.FAILED:
+        click.echo(render.failure_summary(run, found), err=True)
         sys.exit(1)
+    click.echo(render.run_block(run, found))
 
 
 def _run_sync(source: DataSource, *, confirm_deletions: bool = False) -> ConnectorRun:
     from metadata_pipelines.orchestration.instance import get_instance
-    from metadata_pipelines.orchestration.runner import SyncAlreadyRunning, execute_sync
+    from metadata_pipelines.orchestration.progress import sync_with_progress
+    from metadata_pipelines.orchestration.runner import SyncAlreadyRunning
 
-    click.echo(f"syncing {source.connector_type} source {source.name!r} ({source.id}) ...")
+    click.echo(f"syncing {source.connector_type} source {source.name!r} ({source.id})", err=True)
     try:
-        outcome = execute_sync(
-            source.id,
-            source.tenant_id,
-            instance=get_instance(),
-            trigger="manual",
-            log_level="INFO",
+        outcome = sync_with_progress(
+            source,
+            get_instance(),
+            lambda line: click.echo(f"  {line}", err=True),
             confirm_deletions=confirm_deletions,
         )
     except SyncAlreadyRunning as error:
@@ -251,26 +548,6 @@ def _run_sync(source: DataSource, *, confirm_deletions: bool = False) -> Connect
             f"Dagster run {outcome.dagster_run_id} failed before it recorded a connector run"
         )
     return outcome.connector_run
-
-
-def _print_run(run: ConnectorRun) -> None:
-    click.echo("")
-    click.echo(f"connector run {run.id}: {run.status.value.upper()}")
-    click.echo(f"  dagster run  {run.dagster_run_id}")
-    click.echo(f"  attempts     {run.attempts}")
-    if run.started_at and run.finished_at:
-        click.echo(f"  duration     {(run.finished_at - run.started_at).total_seconds():.2f} s")
-    if run.stats:
-        extracted = run.stats.get("extracted", {})
-        found = ", ".join(f"{count} {kind}" for kind, count in extracted.items() if count)
-        click.echo(f"  extracted    {found or 'nothing'}")
-        changes = ", ".join(
-            f"{run.stats[key]} {key}"
-            for key in ("inserted", "updated", "unchanged", "deleted", "restored")
-        )
-        click.echo(f"  catalog      {changes}")
-    if run.error_message:
-        click.echo(f"  error        {run.error_message}")
 
 
 @main.command("request-sync")
@@ -284,8 +561,8 @@ def request_sync(source: str, tenant: str) -> None:
     )
 
     catalog = _catalog()
+    found = _resolve(catalog, tenant, source)
     try:
-        found = _resolve(catalog, tenant, source)
         run, created = request_metadata_sync(found.id, tenant, catalog=catalog)
     except (DataSourceNotFound, DataSourceDisabled) as error:
         raise click.ClickException(str(error)) from None
@@ -293,23 +570,62 @@ def request_sync(source: str, tenant: str) -> None:
     click.echo(f"connector run {run.id}: {state}")
 
 
-@main.command()
+class _RunsGroup(click.Group):
+    """`runs SOURCE` lists a source's runs (`runs list SOURCE`); `runs show ID` shows one."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not any(arg in self.commands for arg in args[:1]) and not _asks_help(args):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+def _asks_help(args: list[str]) -> bool:
+    return not args or args[0] in ("--help", "-h")
+
+
+@main.group(cls=_RunsGroup)
+def runs() -> None:
+    """Connector runs: `runs SOURCE` lists a source's runs, `runs show ID` shows one."""
+
+
+@runs.command("list")
 @click.argument("source")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
+@json_option
 @tenant_option
-def runs(source: str, limit: int, tenant: str) -> None:
-    """Show the connector-run history of a data source."""
+def runs_list(source: str, limit: int, as_json: bool, tenant: str) -> None:
+    """A data source's connector runs, newest first."""
     catalog = _catalog()
-    try:
-        found = _resolve(catalog, tenant, source)
-    except DataSourceNotFound as error:
-        raise click.ClickException(str(error)) from None
-    for run in catalog.connector_runs.list(tenant_id=tenant, data_source_id=found.id, limit=limit):
-        started = run.started_at.isoformat(timespec="seconds") if run.started_at else "-"
-        click.echo(
-            f"{started:25}  {run.status.value:9}  attempts={run.attempts}  "
-            f"trigger={run.trigger or '-':11}  {run.error_message or ''}"
-        )
+    found = _resolve(catalog, tenant, source)
+    rows = catalog.connector_runs.list(tenant_id=tenant, data_source_id=found.id, limit=limit)
+    if as_json:
+        render.echo_json([r.model_dump(mode="json") for r in rows])
+    elif not rows:
+        click.echo(f"{found.name!r} has no runs yet")
+    else:
+        click.echo(render.runs_table(rows))
+
+
+@runs.command("show")
+@click.argument("run_id")
+@json_option
+@tenant_option
+def runs_show(run_id: str, as_json: bool, tenant: str) -> None:
+    """One connector run, named by its id or its Dagster run id."""
+    catalog = _catalog()
+    run = catalog.connector_runs.find_by_dagster_run_id(run_id)
+    if run is None or run.tenant_id != tenant:
+        try:
+            run = catalog.connector_runs.get(run_id, tenant)
+        except ConnectorRunNotFound:
+            raise click.ClickException(
+                f"tenant {tenant!r} has no connector run or Dagster run {run_id!r}"
+            ) from None
+    if as_json:
+        render.echo_json(run.model_dump(mode="json"))
+        return
+    source = catalog.data_sources.get(run.data_source_id, tenant) if run.data_source_id else None
+    click.echo(render.run_block(run, source))
 
 
 @main.command()
@@ -333,11 +649,13 @@ def demo() -> None:
             config={"path": str(sample_path)},
         )
     run = _run_sync(source)
+    if run.status is RunStatus.FAILED:
+        click.echo(render.failure_summary(run, source), err=True)
+        sys.exit(1)
     click.echo("")
     _print_catalog(catalog, source)
-    _print_run(run)
-    if run.status is RunStatus.FAILED:
-        sys.exit(1)
+    click.echo("")
+    click.echo(render.run_block(run, source))
 
 
 def _print_catalog(catalog: CatalogDatabase, source: DataSource) -> None:
@@ -355,26 +673,42 @@ def _print_catalog(catalog: CatalogDatabase, source: DataSource) -> None:
 
 
 @main.command()
-@click.option("--port", default=3000, show_default=True)
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
 def ui(port: int) -> None:
     """Open the Dagster UI (with the daemon) on the embedded default instance."""
     from metadata_pipelines.orchestration.instance import embedded_dagster_home
+    from metadata_pipelines.orchestration.location import write_workspace
 
+    if _port_taken(UI_HOST, port):
+        raise click.ClickException(
+            f"port {port} on {UI_HOST} is already in use (another Dagster UI?); "
+            "stop it or choose another port with --port"
+        )
     dagster = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
     env = dict(os.environ)
     env.setdefault("DAGSTER_HOME", embedded_dagster_home())
-    click.echo(f"Dagster UI on http://127.0.0.1:{port} (instance home {env['DAGSTER_HOME']})")
-    args = [
-        dagster,
-        "dev",
-        "-m",
-        "metadata_pipelines.definitions",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
+    home = Path(env["DAGSTER_HOME"])
+    workspace = write_workspace(home / "workspace.yaml", Path.cwd())
+    # `dagster dev` is all this needs (its successor `dg dev` wants a dg project); hush its notice.
+    env["PYTHONWARNINGS"] = ",".join(
+        filter(None, [env.get("PYTHONWARNINGS"), "ignore:Function `dev_command` is superseded"])
+    )
+    click.echo(f"Dagster UI on http://{UI_HOST}:{port} (instance home {home})")
+    args = [dagster, "dev", "-w", str(workspace), "-h", UI_HOST, "-p", str(port)]
+    # From the instance home: a dagster.yaml in the caller's folder (this repository's production
+    # one) would otherwise draw a warning; the code location keeps the caller's folder.
+    os.chdir(home)
     os.execve(dagster, args, env)  # noqa: S606 (replace this process with dagster dev)
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the webserver binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 @main.command()

@@ -12,7 +12,7 @@ import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
@@ -34,7 +34,7 @@ class DesiredAsset:
     parent: str | None
     row: dict[str, Any]
     content_hash: str
-    fields: list[dict[str, Any]] | None = None
+    fields: list[FieldRow] | None = None
 
 
 def desired_assets(result: ExtractionResult) -> Iterator[DesiredAsset]:
@@ -64,7 +64,7 @@ def _asset(
     *,
     table_type: str | None = None,
     native_type: str | None = None,
-    fields: list[dict[str, Any]] | None = None,
+    fields: list[FieldRow] | None = None,
     key_suffix: str = "",
 ) -> DesiredAsset:
     dumped = model.model_dump(mode="json", exclude={"name", "database", "schema_name"})
@@ -147,27 +147,47 @@ def _routine_asset(routine: RoutineMetadata) -> DesiredAsset:
     )
 
 
-def _field_rows(table: TableMetadata) -> list[dict[str, Any]]:
+class FieldRow(NamedTuple):
+    """What the catalog stores about one field (the `asset_fields` columns of the same names).
+
+    A tuple rather than a dict: a first sync builds one per field of the source, and a dict of
+    this many keys takes three times the memory."""
+
+    path: str
+    parent_path: str | None
+    depth: int
+    name: str
+    ordinal: int
+    native_type: str
+    data_type: str
+    nullable: bool
+    default_value: str | None
+    is_primary_key: bool
+    repeated: bool
+    description: str | None
+    properties: dict[str, Any]
+    inference: dict[str, Any] | None
+
+
+def _field_rows(table: TableMetadata) -> list[FieldRow]:
     """One row per field, nested ones included, parents before their children."""
     return [
-        {
-            "path": path,
-            "parent_path": parent_path,
-            "depth": depth,
-            "name": column.name,
-            "ordinal": column.ordinal,
-            "native_type": column.native_type,
-            "data_type": str(column.data_type),  # StrEnum: str() is its value, no enum lookups
-            "nullable": column.nullable,
-            "default_value": column.default,
-            "is_primary_key": column.is_primary_key,
-            "repeated": column.repeated,
-            "description": column.comment,
-            "properties": column.properties,
-            "inference": None
-            if column.inference is None
-            else column.inference.model_dump(mode="json"),
-        }
+        FieldRow(
+            path,
+            parent_path,
+            depth,
+            column.name,
+            column.ordinal,
+            column.native_type,
+            str(column.data_type),  # StrEnum: str() is its value, no enum lookups
+            column.nullable,
+            column.default,
+            column.is_primary_key,
+            column.repeated,
+            column.comment,
+            column.properties,
+            None if column.inference is None else column.inference.model_dump(mode="json"),
+        )
         for path, parent_path, depth, column in table.iter_fields()
     ]
 

@@ -150,3 +150,22 @@ def asset_detail(engine: sa.Engine, tenant_id: str, asset_id: str) -> AssetDetai
         ).mappings()
         records = [AssetField.model_validate(dict(f)) for f in fields]
         return AssetDetail.model_validate({**row, "fields": _tree_order(records)})
+
+
+def assets_named(
+    engine: sa.Engine, tenant_id: str, qualified_name: str, data_source_id: str | None = None
+) -> list[Asset]:
+    """The tenant's live assets with this qualified name (one per source that holds it)."""
+    query = (
+        sa.select(*_ASSET_COLUMNS)
+        .where(
+            assets.c.tenant_id == tenant_id,
+            assets.c.qualified_name == qualified_name,
+            assets.c.deleted_at.is_(None),
+        )
+        .order_by(assets.c.data_source_id, assets.c.asset_type)
+    )
+    if data_source_id is not None:
+        query = query.where(assets.c.data_source_id == data_source_id)
+    with engine.connect() as connection:
+        return [Asset.model_validate(dict(r)) for r in connection.execute(query).mappings()]

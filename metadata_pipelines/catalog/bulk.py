@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -20,33 +22,46 @@ _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
-COPY_ROWS = 5_000  # rows per COPY: bounds the text buffer held in memory at once
+COPY_ROWS = 5_000  # rows per COPY (or executemany): bounds what is held in memory at once
 
 
-def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def insert_rows(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Insert `rows`: dicts with the same keys in the same order, or tuples of `columns`' values
+    (what a large first sync uses: a tuple takes a fraction of a dict's memory)."""
     if not rows:
         return
-    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2":
-        for start in range(0, len(rows), COPY_ROWS):
-            _copy(connection, table, rows[start : start + COPY_ROWS])
-    else:
-        connection.execute(table.insert(), rows)
+    if columns is None:
+        dicts = cast(Sequence[Mapping[str, Any]], rows)
+        columns = list(dicts[0])
+        rows = [tuple(row.values()) for row in dicts]
+    tuples = cast(Sequence[Sequence[Any]], rows)
+    copy = connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2"
+    for start in range(0, len(tuples), COPY_ROWS):
+        chunk = tuples[start : start + COPY_ROWS]
+        if copy:
+            _copy(connection, table, columns, chunk)
+        else:
+            connection.execute(
+                table.insert(), [dict(zip(columns, row, strict=True)) for row in chunk]
+            )
 
 
-def _copy(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    columns = list(rows[0])
-    json_columns = {name for name in columns if isinstance(table.c[name].type, sa.JSON)}
+def _copy(
+    connection: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    convert = [_converter(table.c[name].type) for name in columns]
     buffer = io.StringIO()
     for row in rows:
         buffer.write(
-            "\t".join(
-                _text(
-                    json.dumps(row[name])
-                    if name in json_columns and row[name] is not None
-                    else row[name]
-                )
-                for name in columns
-            )
+            "\t".join([to_text(value) for to_text, value in zip(convert, row, strict=True)])
         )
         buffer.write("\n")
     buffer.seek(0)
@@ -58,17 +73,40 @@ def _copy(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
         cursor.close()
 
 
+def _converter(column_type: sa.types.TypeEngine) -> Callable[[Any], str]:
+    if isinstance(column_type, sa.JSON):
+        return _json_text
+    if isinstance(column_type, sa.DateTime):
+        return _datetime_text
+    return _text
+
+
+def _json_text(value: Any) -> str:
+    return "\\N" if value is None else _text(json.dumps(value))
+
+
+@lru_cache(maxsize=64)
+def _datetime_text(value: datetime | None) -> str:
+    """A persist stamps every row with the same few times: each is formatted once."""
+    return "\\N" if value is None else value.isoformat()
+
+
 def _text(value: Any) -> str:
     """One value in COPY's text format."""
-    if value is None:
+    if type(value) is str:  # the common case first
+        text = value
+    elif value is None:
         return "\\N"
-    if value is True:
+    elif value is True:
         return "t"
-    if value is False:
+    elif value is False:
         return "f"
-    if isinstance(value, datetime):
+    elif type(value) is int:
+        return str(value)
+    elif isinstance(value, datetime):
         return value.isoformat()
-    text = str(value)
+    else:
+        text = str(value)
     if _NEEDS_ESCAPE.search(text) is None:
         return text
     return _NEEDS_ESCAPE.sub(lambda match: _ESCAPES[match.group()], text)

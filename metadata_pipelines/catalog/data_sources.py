@@ -84,9 +84,13 @@ class DataSourceRepository:
         credentials: Mapping[str, Any] | None = None,
         enabled: bool | None = None,
         sync_schedule: str | type[...] | None = ...,
+        name: str | None = None,
     ) -> DataSource:
+        """Change what is given; raises ConfigurationError, DuplicateDataSource (a taken name)."""
         current = self.get(data_source_id, tenant_id)
         values: dict[str, Any] = {"updated_at": utcnow()}
+        if name is not None:
+            values["name"] = name
         if config is not None:
             self._factory.validate(current.connector_type, config, None)
             values["config"] = self._normalized_config(current.connector_type, config)
@@ -97,12 +101,19 @@ class DataSourceRepository:
             values["enabled"] = enabled
         if sync_schedule is not ...:
             values["sync_schedule"] = validate_cron(sync_schedule) if sync_schedule else None
-        with self._engine.begin() as connection:
-            connection.execute(
-                data_sources.update()
-                .where(data_sources.c.id == data_source_id, data_sources.c.tenant_id == tenant_id)
-                .values(values)
-            )
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(
+                    data_sources.update()
+                    .where(
+                        data_sources.c.id == data_source_id, data_sources.c.tenant_id == tenant_id
+                    )
+                    .values(values)
+                )
+        except sa.exc.IntegrityError:
+            raise DuplicateDataSource(
+                f"tenant {tenant_id!r} already has a data source named {name!r}"
+            ) from None
         return self.get(data_source_id, tenant_id)
 
     def get(self, data_source_id: str, tenant_id: str | None = None) -> DataSource:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from metadata_pipelines.catalog.asset_rows import (
     DesiredAsset,
+    FieldRow,
     content_hash,
     desired_assets,
     new_id,
@@ -228,37 +229,36 @@ class MetadataPersistenceService:
                 stored[(row.asset_id, row.path)] = row
         protected = {asset_id for asset_id, item, _ in work if covered(item.path, protected_scopes)}
 
-        def desired() -> Iterator[tuple[tuple[str, str], str, dict[str, Any]]]:
+        def desired() -> Iterator[tuple[tuple[str, str], str, tuple[FieldRow, str]]]:
             for asset_id, item, _ in work:
                 for values in item.fields or ():
                     # Hashed only here: an unchanged table's hash already covers its fields.
-                    values["content_hash"] = content_hash(values)
-                    yield (asset_id, values["path"]), values["content_hash"], values
+                    digest = content_hash(values)
+                    yield (asset_id, values.path), digest, (values, digest)
 
         diff = diff_rows(stored, desired(), keep=lambda key, _: key[0] in protected)
         _count(stats.fields, diff)
         _summarize_fields(stats.changes, work, diff)
         ids = {key: row.id for key, row in stored.items()}
         ids.update((key, new_id()) for key, _ in diff.added)
-        inserts = []
-        for (asset_id, path), values in diff.added:
-            parent_path = values["parent_path"]
-            # Completed in place: a first sync holds tens of thousands of these.
-            values.update(
-                id=ids[(asset_id, path)],
-                parent_id=None if parent_path is None else ids[(asset_id, parent_path)],
-                tenant_id=tenant_id,
-                data_source_id=data_source_id,
-                asset_id=asset_id,
-                created_at=now,
-                updated_at=now,
-                deleted_at=None,
+        inserts = [
+            (
+                *values,
+                digest,
+                ids[(asset_id, path)],
+                None if values.parent_path is None else ids[(asset_id, values.parent_path)],
+                tenant_id,
+                data_source_id,
+                asset_id,
+                now,
+                now,
             )
-            inserts.append(values)
-        insert_rows(connection, asset_fields, inserts)
+            for (asset_id, path), (values, digest) in diff.added
+        ]
+        insert_rows(connection, asset_fields, inserts, _FIELD_INSERT)
         updates = [
-            {**values, "b_id": old.id, "updated_at": now}
-            for _, values, old in (*diff.changed, *diff.restored)
+            {**values._asdict(), "content_hash": digest, "b_id": old.id, "updated_at": now}
+            for _, (values, digest), old in (*diff.changed, *diff.restored)
         ]
         if updates:
             connection.execute(_UPDATE_FIELD, updates)
@@ -300,21 +300,23 @@ def _summarize_fields(
                 top = (top[0], parent)
             nested[top] = nested.get(top, -1) + 1
         for (asset_id, path), count in nested.items():
-            if asset_id in listed:
-                more = f" (with {count} nested field{'s' * (count > 1)})" if count else ""
-                changes.add(kind, f"{names[asset_id]}.{path}{more}")
+            more = f" (with {count} nested field{'s' * (count > 1)})" if count else ""
+            changes.add(kind, f"{names[asset_id]}.{path}{more}")
 
     report(
         "columns_added",
-        {key: values["parent_path"] for key, values in diff.added}
-        | {key: values["parent_path"] for key, values, _ in diff.restored},
+        {key: values.parent_path for key, (values, _) in diff.added if key[0] in listed}
+        | {key: values.parent_path for key, (values, _), _ in diff.restored if key[0] in listed},
     )
-    report("columns_removed", {key: old.parent_path for key, old in diff.removed})
-    for (asset_id, path), values, old in diff.changed:
-        if old.native_type != values["native_type"] and asset_id in listed:
+    report(
+        "columns_removed",
+        {key: old.parent_path for key, old in diff.removed if key[0] in listed},
+    )
+    for (asset_id, path), (values, _), old in diff.changed:
+        if old.native_type != values.native_type and asset_id in listed:
             changes.add(
                 "columns_retyped",
-                f"{names[asset_id]}.{path}: {old.native_type} -> {values['native_type']}",
+                f"{names[asset_id]}.{path}: {old.native_type} -> {values.native_type}",
             )
 
 
@@ -368,6 +370,17 @@ _UPDATE_ASSET = (
     assets.update()
     .where(assets.c.id == sa.bindparam("b_id"))
     .values({name: sa.bindparam(name) for name in _ASSET_CONTENT} | {"deleted_at": None})
+)
+_FIELD_INSERT = (
+    *FieldRow._fields,
+    "content_hash",
+    "id",
+    "parent_id",
+    "tenant_id",
+    "data_source_id",
+    "asset_id",
+    "created_at",
+    "updated_at",
 )
 _FIELD_CONTENT = (  # path, and so name, parent and depth, identify the row: never updated
     "ordinal",

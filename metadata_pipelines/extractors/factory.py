@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
 from metadata_pipelines.extractors.base import BaseMetadataExtractor, ConnectorCredentials
-from metadata_pipelines.extractors.errors import ConfigurationError, UnknownConnectorError
+from metadata_pipelines.extractors.errors import (
+    ConfigurationError,
+    ExtractorError,
+    UnknownConnectorError,
+    scrub,
+    string_values,
+)
 
 ENTRY_POINT_GROUP = "metadata_pipelines.extractors"
 
@@ -73,6 +80,19 @@ class MetadataExtractorFactory:
         extractor_class.parse_config(config)
         if credentials is not None:
             extractor_class.parse_credentials(credentials)
+
+    def test_connection(
+        self, connector_type: str, config: Mapping[str, Any], credentials: Mapping[str, Any] | None
+    ) -> tuple[bool, str | None]:
+        """The connector's `test_connection`, in a new event loop: (True, None) or (False, why).
+
+        A configuration the connector refuses is a failed test too; no message holds a credential.
+        """
+        try:
+            extractor = self.create(connector_type, config, credentials)
+        except ExtractorError as error:
+            return False, scrub(str(error), string_values(credentials or {}))
+        return asyncio.run(extractor.test_connection())
 
 
 def _load(connector_type: str, import_path: str) -> type[BaseMetadataExtractor]:

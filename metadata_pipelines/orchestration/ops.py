@@ -39,6 +39,7 @@ from metadata_pipelines.models import (
 )
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.liveness import Heartbeat, close_if_ended, worker_name
+from metadata_pipelines.orchestration.observations import observe_source
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
 from metadata_pipelines.orchestration.summary import changes_markdown
 from metadata_pipelines.settings import get_settings
@@ -180,7 +181,19 @@ def persist_metadata(
             stats=summary,
             extraction_errors=[error.model_dump(mode="json") for error in result.errors],
         )
-    context.add_output_metadata(_persist_metadata(stats, result))
+    metadata = _persist_metadata(stats, result)
+    context.add_output_metadata(metadata)
+    counts = result.counts
+    _observe(
+        context,
+        target,
+        str(metadata.pop("connector_run_status")),
+        {
+            "tables": counts.get("table", 0) + counts.get("view", 0),
+            "columns": counts.get("column", 0),
+            **metadata,
+        },
+    )
     return summary
 
 
@@ -362,6 +375,7 @@ def _fail_or_retry(
         raise _retry(context) from None
     if error.retryable:
         text += f" (gave up after {context.retry_number + 1} attempts)"
+    _observe(context, target, "failed", {"error_code": error.code, "error": text})
     try:
         db.connector_runs.finish(
             target.connector_run_id, RunStatus.FAILED, error_code=error.code, error_message=text
@@ -374,6 +388,21 @@ def _fail_or_retry(
     raise dg.Failure(
         description=text, allow_retries=False, metadata={"error_code": error.code}
     ) from None
+
+
+def _observe(
+    context: dg.OpExecutionContext, target: SyncTarget, status: str, metadata: dict[str, Any]
+) -> None:
+    observe_source(
+        context,
+        tenant_id=target.tenant_id,
+        data_source_id=target.data_source_id,
+        data_source_name=target.data_source_name,
+        connector_type=target.connector_type,
+        connector_run_id=target.connector_run_id,
+        status=status,
+        metadata=metadata,
+    )
 
 
 def _failed_result_error(result: ExtractionResult) -> ExtractorError:

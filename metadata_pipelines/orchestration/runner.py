@@ -18,6 +18,7 @@ from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.liveness import Heartbeat, expire_stale_runs, worker_name
+from metadata_pipelines.orchestration.location import location_tags
 from metadata_pipelines.orchestration.partitions import ensure_partition
 from metadata_pipelines.orchestration.reconcile import reconcile_run
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
@@ -55,6 +56,7 @@ def execute_sync(
     resources: Mapping[str, Any] | None = None,
     log_level: str = "DEBUG",
     confirm_deletions: bool = False,
+    run_id: str | None = None,
 ) -> SyncOutcome:
     """Sync one source now, in this process.
 
@@ -83,7 +85,7 @@ def execute_sync(
             f"(Dagster run {active[0].run_id}); try again when it has finished"
         )
     ensure_partition(instance, source.id)
-    dagster_run_id = str(uuid.uuid4())
+    dagster_run_id = run_id or str(uuid.uuid4())
     try:
         claimed = catalog.connector_runs.claim(
             tenant_id=source.tenant_id,
@@ -99,6 +101,7 @@ def execute_sync(
             f"(connector run {busy.active.id}); try again when it has finished"
         ) from None
     tags = {
+        **location_tags(metadata_sync_job.name),
         **run_tags.source_tags(source),
         run_tags.TRIGGER: trigger,
         run_tags.CONNECTOR_RUN_ID: claimed.id,

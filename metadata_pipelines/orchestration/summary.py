@@ -5,7 +5,7 @@ from __future__ import annotations
 from metadata_pipelines.catalog.persistence import PersistStats
 from metadata_pipelines.models import ExtractionResult
 
-_SECTIONS = (
+CHANGE_SECTIONS = (
     ("tables_added", "Tables and views added"),
     ("tables_removed", "Tables and views removed"),
     ("columns_added", "Columns and nested fields added"),
@@ -27,7 +27,7 @@ def changes_markdown(stats: PersistStats, result: ExtractionResult) -> str:
     changes = stats.changes
     if not changes.counts:
         lines.append("No tables or columns were added, removed or retyped.")
-    for key, title in _SECTIONS:
+    for key, title in CHANGE_SECTIONS:
         count = changes.counts.get(key, 0)
         if not count:
             continue

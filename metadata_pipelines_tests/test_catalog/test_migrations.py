@@ -94,9 +94,9 @@ def _persist_as_of_0002(
     with engine.begin() as connection:
         for item in desired_assets(result):
             columns = [
-                {key: values[key] for key in _FIELDS_0002}
+                {key: getattr(values, key) for key in _FIELDS_0002}
                 for values in item.fields or ()
-                if values["depth"] == 0
+                if values.depth == 0
             ]
             ids[item.qualified_name] = asset_id = new_id()
             connection.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
@@ -31,7 +30,6 @@ from metadata_pipelines.api.schemas import (
 )
 from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.catalog.idempotency import IdempotentResult
-from metadata_pipelines.extractors.errors import ExtractorError, scrub, string_values
 from metadata_pipelines.orchestration.run_requests import request_metadata_sync
 
 router = APIRouter(prefix="/data_sources", tags=["data sources"])
@@ -208,8 +206,4 @@ def _test_connection(
     """In a worker thread with its own event loop, as a sync's ops run it: connectors may block."""
     source = catalog.data_sources.get(source_id, tenant_id)
     credentials = catalog.data_sources.credentials(source.id, tenant_id)
-    try:
-        extractor = catalog.factory.create(source.connector_type, source.config, credentials)
-    except ExtractorError as error:
-        return False, scrub(str(error), string_values(credentials))
-    return asyncio.run(extractor.test_connection())
+    return catalog.factory.test_connection(source.connector_type, source.config, credentials)
