@@ -40,7 +40,7 @@ class DesiredAsset:
 def desired_assets(result: ExtractionResult) -> Iterator[DesiredAsset]:
     for database in result.databases:
         path = (database.name,)
-        yield _asset(path, None, AssetType.DATABASE, database.name, None, None, database, {})
+        yield _asset(path, None, AssetType.DATABASE, database.name, None, None, database)
     for schema in result.schemas:
         path = (schema.database, schema.name)
         yield _asset(

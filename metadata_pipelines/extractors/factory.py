@@ -36,6 +36,7 @@ class MetadataExtractorFactory:
         "postgresql": "metadata_pipelines.extractors.postgresql:PostgreSQLExtractor",
         "postgres": "metadata_pipelines.extractors.postgresql:PostgreSQLExtractor",
         "bigquery": "metadata_pipelines.extractors.bigquery:BigQueryExtractor",
+        "s3": "metadata_pipelines.extractors.s3:S3Extractor",
         "snowflake": "metadata_pipelines.extractors.snowflake:SnowflakeExtractor",
     }
 

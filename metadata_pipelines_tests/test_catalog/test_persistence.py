@@ -361,3 +361,29 @@ def test_volatile_statistics_alone_write_nothing_and_are_refreshed_with_a_real_c
         "seq_scan": 9,
         "last_autovacuum": "t9",
     }
+
+
+def test_database_details_are_stored_and_their_size_alone_writes_nothing(catalog, source):
+    def shop(size: int, encoding: str = "UTF8") -> ExtractionResult:
+        result = _result(BASE_TABLES)
+        database = DatabaseMetadata(
+            name="shop",
+            container_type="catalog",
+            properties={"encoding": encoding, "size_bytes": size},
+        )
+        return result.model_copy(update={"databases": [database, result.databases[1]]})
+
+    catalog.persistence.persist(source.tenant_id, source.id, shop(1_000))
+    stored = _live(catalog, source.id)["shop"]["details"]
+    assert stored["container_type"] == "catalog"
+    assert stored["properties"] == {"encoding": "UTF8", "size_bytes": 1_000}
+
+    grown = catalog.persistence.persist(source.tenant_id, source.id, shop(5_000))
+    assert grown.assets.updated == 0
+
+    recoded = catalog.persistence.persist(source.tenant_id, source.id, shop(6_000, "LATIN1"))
+    assert recoded.assets.updated == 1
+    assert _live(catalog, source.id)["shop"]["details"]["properties"] == {
+        "encoding": "LATIN1",
+        "size_bytes": 6_000,
+    }
