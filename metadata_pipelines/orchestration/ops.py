@@ -372,7 +372,8 @@ def _fail_or_retry(
             f"{text} (transient; attempt {context.retry_number + 1} of "
             f"{SYNC_RETRY_POLICY.max_retries + 1}, retrying)"
         )
-        raise _retry(context) from None
+        # The scrubbed message as the cause: what the event log and the CLI's progress show.
+        raise _retry(context) from TransientExtractorError(text)
     if error.retryable:
         text += f" (gave up after {context.retry_number + 1} attempts)"
     _observe(context, target, "failed", {"error_code": error.code, "error": text})

@@ -167,6 +167,13 @@ def test_terminated_and_killed_runs_under_the_daemon(
     [failure] = instance.all_logs(lost.dagster_run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
     assert failure.dagster_event.message == closed.error_message
     [retry] = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": lost.dagster_run_id}))
-    assert retry.status is dg.DagsterRunStatus.SUCCESS
+    if retry.status is not dg.DagsterRunStatus.SUCCESS:
+        # Under load the sensor's next sync of the source may start first: then the retry is
+        # refused (one sync per source) and that other run is the one that succeeded (waited above).
+        assert retry.status is dg.DagsterRunStatus.FAILURE
+        assert any(
+            "one sync per data source at a time" in repr(record)
+            for record in instance.all_logs(retry.run_id)
+        )
     assert catalog.connector_runs.find_by_dagster_run_id(retry.run_id).status is RunStatus.SUCCEEDED
     catalog.dispose()
