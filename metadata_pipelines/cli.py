@@ -19,10 +19,10 @@ import click
 from metadata_pipelines import cli_render as render
 from metadata_pipelines.catalog.connector_runs import ConnectorRunNotFound
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound, DuplicateDataSource
-from metadata_pipelines.catalog.database import CatalogDatabase
+from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable, url_secrets
 from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStatus
 from metadata_pipelines.catalog.secrets import SecretKeyError
-from metadata_pipelines.extractors.errors import ConfigurationError
+from metadata_pipelines.extractors.errors import ConfigurationError, scrub
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
 from metadata_pipelines.models import AssetType
 from metadata_pipelines.settings import get_settings
@@ -509,21 +509,26 @@ def changes(source: str, run_id: str | None, as_json: bool, tenant: str) -> None
 
 @main.command()
 @click.argument("source")
+@click.option(
+    "--confirm-deletions",
+    is_flag=True,
+    help="Delete what the deletion fail-safe would hold (a whole database, or a large share).",
+)
 @tenant_option
-def sync(source: str, tenant: str) -> None:
+def sync(source: str, confirm_deletions: bool, tenant: str) -> None:
     """Sync one data source now through the metadata_sync job, and summarize the run.
 
     Progress goes to stderr; a failed sync ends with a short summary and exit status 1."""
     catalog = _catalog()
     found = _resolve(catalog, tenant, source)
-    run = _run_sync(found)
+    run = _run_sync(found, confirm_deletions=confirm_deletions)
     if run.status is RunStatus.FAILED:
         click.echo(render.failure_summary(run, found), err=True)
         sys.exit(1)
     click.echo(render.run_block(run, found))
 
 
-def _run_sync(source: DataSource) -> ConnectorRun:
+def _run_sync(source: DataSource, *, confirm_deletions: bool = False) -> ConnectorRun:
     from metadata_pipelines.orchestration.instance import get_instance
     from metadata_pipelines.orchestration.progress import sync_with_progress
     from metadata_pipelines.orchestration.runner import SyncAlreadyRunning
@@ -531,7 +536,10 @@ def _run_sync(source: DataSource) -> ConnectorRun:
     click.echo(f"syncing {source.connector_type} source {source.name!r} ({source.id})", err=True)
     try:
         outcome = sync_with_progress(
-            source, get_instance(), lambda line: click.echo(f"  {line}", err=True)
+            source,
+            get_instance(),
+            lambda line: click.echo(f"  {line}", err=True),
+            confirm_deletions=confirm_deletions,
         )
     except SyncAlreadyRunning as error:
         raise click.ClickException(str(error)) from None
@@ -780,3 +788,14 @@ def run() -> None:
     except (SecretKeyError, ConnectorRunNotFound) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
+    except Exception as error:
+        if not catalog_unavailable(error):
+            raise
+        cause = scrub(
+            str(getattr(error, "orig", None) or error),
+            url_secrets(get_settings().catalog_database_url()),
+        )
+        click.echo(
+            f"error: the catalog database is unavailable: {' '.join(cause.split())}", err=True
+        )
+        sys.exit(3)

@@ -14,7 +14,11 @@ class MetadataSyncError(RuntimeError):
 
 
 async def run_metadata_sync(
-    data_source_id: str, tenant_id: str, run_id: str | None = None
+    data_source_id: str,
+    tenant_id: str,
+    run_id: str | None = None,
+    *,
+    confirm_deletions: bool = False,
 ) -> ConnectorRun:
     """Run the `metadata_sync` job for this data source and return its connector run.
 
@@ -22,7 +26,8 @@ async def run_metadata_sync(
     adopts; without it a new connector run is recorded. A tenant that does not own the data source
     gets `DataSourceNotFound`, and a source with a queued or running sync `SyncAlreadyRunning`; in
     both cases nothing runs. The job runs in a worker thread, so the caller's
-    event loop stays free.
+    event loop stays free. `confirm_deletions` deletes what the deletion fail-safe would hold
+    (a whole database, or more than a share of the source; see docs/reliability.md).
     """
     outcome = await asyncio.to_thread(
         execute_sync,
@@ -31,6 +36,7 @@ async def run_metadata_sync(
         instance=get_instance(),
         trigger="application",
         connector_run_id=run_id,
+        confirm_deletions=confirm_deletions,
     )
     if outcome.connector_run is None:
         raise MetadataSyncError(

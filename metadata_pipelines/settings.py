@@ -59,7 +59,18 @@ class Settings(BaseSettings):
     )
     tenant: str = Field(default="default", min_length=1, description="tenant used by the CLI")
     retry_delay_seconds: float = Field(
-        default=5.0, ge=0, description="first delay of the ops' retry policy"
+        default=5.0, ge=0, description="first delay of the ops' retries"
+    )
+    run_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="a sync whose process has not renewed its lease this long is closed as failed",
+    )
+    max_delete_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="deletion fail-safe: share of a source's assets a sync may delete unconfirmed",
     )
     sensor_interval_seconds: Annotated[int, AfterValidator(lambda v: max(v, 1))] = Field(
         default=30, description="minimum seconds between two ticks of each sensor (at least 1)"
@@ -92,6 +103,14 @@ class Settings(BaseSettings):
 
     def embedded_home(self) -> Path:
         return self.home.expanduser()
+
+    def private_home(self) -> Path:
+        """The embedded home, created (or tightened) to 0700: it holds the catalog with encrypted
+        credentials, their key, and the Dagster instance with its logs."""
+        path = self.embedded_home()
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)
+        return path
 
     def catalog_database_url(self) -> str:
         return self.catalog_url or f"sqlite:///{self.embedded_home() / 'catalog.db'}"

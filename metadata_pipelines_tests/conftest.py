@@ -165,6 +165,56 @@ def embedded_home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
+def _fresh_postgres_database(server: sa.Engine, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with server.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return name
+
+
+@pytest.fixture
+def production_home(tmp_path, monkeypatch, postgres_server):
+    """The README's production configuration, named only by its documented environment variables:
+    a PostgreSQL catalog (METADATA_PIPELINES_CATALOG_URL, METADATA_PIPELINES_SECRET_KEY) and a
+    Dagster instance home holding the repository's dagster.yaml on PostgreSQL (DAGSTER_HOME,
+    DAGSTER_PG_*)."""
+    from pathlib import Path
+
+    catalog_db = _fresh_postgres_database(postgres_server, "mp_prod_catalog")
+    storage_db = _fresh_postgres_database(postgres_server, "mp_prod_dagster")
+    server_url = sa.make_url(POSTGRES_URL)
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    repository_yaml = Path(__file__).resolve().parents[1] / "dagster.yaml"
+    (dagster_home / "dagster.yaml").write_text(repository_yaml.read_text())
+    environment = {
+        "METADATA_PIPELINES_HOME": str(tmp_path / "home"),
+        "METADATA_PIPELINES_CATALOG_URL": server_url.set(database=catalog_db).render_as_string(
+            hide_password=False
+        ),
+        "METADATA_PIPELINES_SECRET_KEY": Fernet.generate_key().decode(),
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_PG_HOST": server_url.host or "127.0.0.1",
+        "DAGSTER_PG_PORT": str(server_url.port or 5432),
+        "DAGSTER_PG_USER": server_url.username or "postgres",
+        "DAGSTER_PG_PASSWORD": server_url.password or "",
+        "DAGSTER_PG_DB": storage_db,
+        "METADATA_PIPELINES_MAX_CONCURRENT_RUNS": "4",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    yield tmp_path / "home"
+    with postgres_server.connect() as connection:
+        for name in (catalog_db, storage_db):
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["embedded", "production"])
+def configured_home(request):
+    """Each documented configuration in turn: the embedded default and the production one."""
+    return request.getfixturevalue(f"{request.param}_home")
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeUnityCatalog]:
     """An empty fake Databricks workspace accepting TOKEN and the OAuth client; asserts it never

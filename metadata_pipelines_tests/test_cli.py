@@ -1,4 +1,4 @@
-"""The command line, against a real embedded home (SQLite catalog, SQLite Dagster instance)."""
+"""The command line, in the embedded default (SQLite catalog and instance) and in production (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ SECRET = "cli-pa55word-never-shown"
 
 
 @pytest.fixture
-def home(embedded_home):
-    return embedded_home
+def home(configured_home):
+    """The embedded default, then the production configuration (PostgreSQL catalog and instance)."""
+    return configured_home
 
 
 @pytest.fixture
@@ -39,7 +40,8 @@ def sample(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_runs_a_full_sync_as_an_installed_command(home):
+def test_demo_runs_a_full_sync_as_an_installed_command(embedded_home):
+    home = embedded_home
     env = {**os.environ, "METADATA_PIPELINES_HOME": str(home)}
     env.pop("DAGSTER_HOME")
     command = [sys.executable, "-m", "metadata_pipelines", "demo"]
@@ -54,6 +56,11 @@ def test_demo_runs_a_full_sync_as_an_installed_command(home):
     assert "order_id" in first.stdout and "PRIMARY KEY" in first.stdout
     assert ": SUCCEEDED" in first.stdout
     assert (home / "dagster" / "dagster.yaml").exists()
+    # The home is private: the catalog (encrypted credentials), the key, Dagster's storage and logs.
+    assert home.stat().st_mode & 0o777 == 0o700
+    assert (home / "dagster").stat().st_mode & 0o777 == 0o700
+    for private_file in ("catalog.db", "secret.key"):
+        assert (home / private_file).stat().st_mode & 0o777 == 0o600, private_file
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert second.returncode == 0, second.stderr
     assert "0 inserted, 0 updated" in second.stdout
@@ -81,12 +88,15 @@ def test_sources_lifecycle(cli, home, sample):
     assert cli("request-sync", "shop") == f"connector run {run_id}: already pending\n"
     assert "pending" in cli("runs", "shop")
 
-    synced = cli("sync", "shop")
+    synced = cli("sync", "shop")  # serves the pending request: one sync per source at a time
     assert ": SUCCEEDED" in synced and "7 table, 2 view" in synced
     assert _has_partition(source_id)
     history = cli("runs", "shop").splitlines()
     assert history[0].split()[:4] == ["CONNECTOR", "RUN", "DAGSTER", "RUN"]
-    assert history[1].split()[2:4] == ["succeeded", "manual"]
+    assert history[1].split()[2:4] == ["succeeded", "application"]
+    assert len(history) == 2  # the request was served: nothing left pending
+    cli("sync", "shop")
+    assert cli("runs", "shop").splitlines()[1].split()[2:4] == ["succeeded", "manual"]
 
     bad = cli(
         "sources", "add", "bad", "--type", "sqlite", "--config", '{"path": 1, "nope": 2}', expect=1
@@ -112,6 +122,7 @@ def _has_partition(source_id: str) -> bool:
 
 @pytest.mark.parametrize("how", ["file", "stdin", "env"])
 def test_credentials_are_read_from_file_stdin_or_env(cli, home, tmp_path, monkeypatch, how):
+    embedded = "METADATA_PIPELINES_CATALOG_URL" not in os.environ
     from metadata_pipelines.catalog.database import CatalogDatabase
     from metadata_pipelines_tests.support.scripted_extractor import IMPORT_PATH
 
@@ -136,7 +147,8 @@ def test_credentials_are_read_from_file_stdin_or_env(cli, home, tmp_path, monkey
     catalog = CatalogDatabase.from_settings()
     source = catalog.data_sources.find_by_name("default", "s")
     assert catalog.data_sources.credentials(source.id, "default") == {"password": SECRET}
-    assert (home / "secret.key").stat().st_mode & 0o077 == 0
+    if embedded:
+        assert (home / "secret.key").stat().st_mode & 0o077 == 0
 
 
 def test_bad_credentials_input_is_rejected_without_echo(cli, home, monkeypatch):

@@ -17,7 +17,8 @@ from metadata_pipelines.sample import create_sample_database
 
 
 @pytest.fixture
-def embedded(embedded_home, tmp_path):
+def embedded(configured_home, tmp_path):
+    """A sample source, in the embedded default and in the production configuration."""
     catalog = CatalogDatabase.from_settings()
     catalog.upgrade()
     source = catalog.data_sources.create(
@@ -81,6 +82,35 @@ def test_does_not_block_the_callers_event_loop(embedded):
 
     assert asyncio.run(main()).status is RunStatus.SUCCEEDED
     assert ticks > 1
+
+
+@pytest.mark.timeout(600, method="thread")  # a deadlock would not let a signal through
+def test_concurrent_calls_all_finish(configured_home, tmp_path):
+    """Concurrent calls are the async API's normal use: each one finishes and records its run."""
+    catalog = CatalogDatabase.from_settings()
+    catalog.upgrade()
+    sources = [
+        catalog.data_sources.create(
+            tenant_id="acme",
+            name=f"shop{index}",
+            connector_type="sqlite",
+            config={"path": str(create_sample_database(tmp_path / f"shop{index}.db"))},
+        )
+        for index in range(3)
+    ]
+
+    async def main():
+        return await asyncio.wait_for(
+            asyncio.gather(*(run_metadata_sync(source.id, "acme") for source in sources)),
+            timeout=480,
+        )
+
+    runs = asyncio.run(main())
+
+    assert [run.status for run in runs] == [RunStatus.SUCCEEDED] * 3
+    assert {run.data_source_id for run in runs} == {source.id for source in sources}
+    instance = get_instance()
+    assert {instance.get_run_by_id(run.dagster_run_id).status.value for run in runs} == {"SUCCESS"}
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 
 Prints, for a fresh PostgreSQL catalog (or SQLite with --sqlite):
 - first persist: every asset and field inserted;
-- unchanged re-persist: nothing to write (the rows written are printed: they must be 0, bar the
-  `last_seen_at` touch of the live assets, see issue 11);
+- unchanged re-persist: nothing to write (the rows written are printed: they must be 0);
 - peak RSS of the process that does both (VmHWM), each scenario in a fresh process.
 
 The same figures are printed for a baseline measured in the same run: a source of as many fields, all

@@ -115,8 +115,25 @@ def _table_asset(table: TableMetadata) -> DesiredAsset:
     )
 
 
+def desired_keys(result: ExtractionResult) -> set[str]:
+    """The qualified names `desired_assets` yields, without building rows or hashing them."""
+    keys = {qualified_name((database.name,)) for database in result.databases}
+    keys.update(qualified_name((schema.database, schema.name)) for schema in result.schemas)
+    keys.update(qualified_name(table.path) for table in result.tables)
+    keys.update(qualified_name(_routine_path(r)) + _routine_suffix(r) for r in result.routines)
+    return keys
+
+
+def _routine_path(routine: RoutineMetadata) -> tuple[str, ...]:
+    return asset_path(routine.database, routine.schema_name, routine.name)
+
+
+def _routine_suffix(routine: RoutineMetadata) -> str:
+    return f"#{routine.routine_type.value}"
+
+
 def _routine_asset(routine: RoutineMetadata) -> DesiredAsset:
-    path = asset_path(routine.database, routine.schema_name, routine.name)
+    path = _routine_path(routine)
     return _asset(
         path,
         path[:-1],
@@ -126,7 +143,7 @@ def _routine_asset(routine: RoutineMetadata) -> DesiredAsset:
         routine.schema_name,
         routine,
         native_type=routine.routine_type.value,
-        key_suffix=f"#{routine.routine_type.value}",
+        key_suffix=_routine_suffix(routine),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from metadata_pipelines.catalog.last_seen import with_last_seen
 from metadata_pipelines.catalog.records import Asset, AssetDetail, AssetField
 from metadata_pipelines.catalog.schema import asset_fields, assets
 
@@ -121,7 +122,8 @@ def asset_page(
     if after is not None:
         query = query.where(assets.c.qualified_name > after)
     with engine.connect() as connection:
-        return [Asset.model_validate(dict(r)) for r in connection.execute(query).mappings()]
+        rows = with_last_seen(connection, connection.execute(query).mappings().all())
+        return [Asset.model_validate(row) for row in rows]
 
 
 def asset_detail(engine: sa.Engine, tenant_id: str, asset_id: str) -> AssetDetail:
@@ -149,7 +151,8 @@ def asset_detail(engine: sa.Engine, tenant_id: str, asset_id: str) -> AssetDetai
             .order_by(asset_fields.c.ordinal)
         ).mappings()
         records = [AssetField.model_validate(dict(f)) for f in fields]
-        return AssetDetail.model_validate({**row, "fields": _tree_order(records)})
+        (values,) = with_last_seen(connection, [row])
+        return AssetDetail.model_validate({**values, "fields": _tree_order(records)})
 
 
 def assets_named(
@@ -168,4 +171,5 @@ def assets_named(
     if data_source_id is not None:
         query = query.where(assets.c.data_source_id == data_source_id)
     with engine.connect() as connection:
-        return [Asset.model_validate(dict(r)) for r in connection.execute(query).mappings()]
+        rows = with_last_seen(connection, connection.execute(query).mappings().all())
+        return [Asset.model_validate(r) for r in rows]

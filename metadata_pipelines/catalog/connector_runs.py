@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +19,20 @@ MAX_STORED_ERRORS = 200
 
 class ConnectorRunNotFound(LookupError):
     pass
+
+
+class SourceBusy(RuntimeError):
+    """The data source already has a pending or running sync (at most one at a time)."""
+
+    def __init__(self, active: ConnectorRun) -> None:
+        super().__init__(
+            f"data source {active.data_source_id} already has a sync {active.status.value} "
+            f"(connector run {active.id}, Dagster run {active.dagster_run_id or 'not launched yet'})"
+        )
+        self.active = active
+
+
+ACTIVE = [RunStatus.PENDING, RunStatus.RUNNING]
 
 
 class RunOutcome(BaseModel):
@@ -64,6 +77,11 @@ def _lock_source(connection: sa.Connection, tenant_id: str, data_source_id: str)
         )
 
 
+def _last_sign_of_life(row: ConnectorRun) -> datetime:
+    stamp = row.heartbeat_at or row.started_at or row.created_at
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)  # SQLite keeps no offset (UTC)
+
+
 class ConnectorRunRepository:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
@@ -73,29 +91,119 @@ class ConnectorRunRepository:
     ) -> tuple[ConnectorRun, bool]:
         """A pending run for the application to poll; (existing run, False) if one is active.
 
-        The check and the insert share a transaction that first locks the data source, so
-        concurrent requests (the HTTP API's, the sensor's) cannot both create one. Raises
+        The check and the insert share a transaction that first locks the data source, and the
+        catalog's unique index on active rows lets only one insert win anyway, so concurrent
+        requests (the HTTP API's, the sensor's) cannot both create one. Raises
         DataSourceNotFound if the tenant has no such source.
         """
-        with self._engine.begin() as connection:
-            _lock_source(connection, tenant_id, data_source_id)
-            active = (
-                connection.execute(
-                    sa.select(connector_runs)
-                    .where(
-                        connector_runs.c.data_source_id == data_source_id,
-                        connector_runs.c.status.in_([RunStatus.PENDING, RunStatus.RUNNING]),
-                    )
-                    .order_by(connector_runs.c.created_at.desc())
-                )
-                .mappings()
-                .first()
-            )
-            if active is not None:
-                return ConnectorRun.model_validate(dict(active)), False
-            row = self._new_row(tenant_id, data_source_id, RunStatus.PENDING, trigger, run_type)
-            connection.execute(connector_runs.insert(), row)
+        row = self._new_row(tenant_id, data_source_id, RunStatus.PENDING, trigger, run_type)
+        try:
+            with self._engine.begin() as connection:
+                _lock_source(connection, tenant_id, data_source_id)
+                active = self._active(connection, data_source_id)
+                if active is not None:
+                    return active, False
+                connection.execute(connector_runs.insert(), row)
+        except sa.exc.IntegrityError:
+            with self._engine.connect() as connection:
+                active = self._active(connection, data_source_id)
+            if active is None:
+                raise
+            return active, False
         return self.get(row["id"]), True
+
+    def claim(
+        self,
+        *,
+        tenant_id: str,
+        data_source_id: str,
+        dagster_run_id: str,
+        trigger: str,
+        worker: str,
+        pending_run_id: str | None = None,
+    ) -> ConnectorRun:
+        """Claim the source for a run about to start in this process; SourceBusy if it has one.
+
+        The row is the pending row `pending_run_id` if given, else a new pending row, or (if the
+        source has one) the pending request no run has adopted yet, which this run then serves.
+        Either way it carries the Dagster run id and a fresh lease before the run exists.
+        """
+        lease = {"dagster_run_id": dagster_run_id, "heartbeat_at": utcnow(), "worker": worker}
+        if pending_run_id is None:
+            row = {**self._new_row(tenant_id, data_source_id, RunStatus.PENDING, trigger), **lease}
+            try:
+                with self._engine.begin() as connection:
+                    connection.execute(connector_runs.insert(), row)
+                return self.get(row["id"])
+            except sa.exc.IntegrityError:
+                pass
+        adopt = connector_runs.update().where(
+            connector_runs.c.data_source_id == data_source_id,
+            connector_runs.c.status == RunStatus.PENDING,
+            connector_runs.c.dagster_run_id.is_(None),
+        )
+        if pending_run_id is not None:
+            adopt = adopt.where(connector_runs.c.id == pending_run_id)
+        with self._engine.begin() as connection:
+            connection.execute(adopt.values(lease))
+        claimed = self.find_by_dagster_run_id(dagster_run_id)
+        if claimed is not None:
+            return claimed
+        if pending_run_id is not None:
+            raise SourceBusy(self.get(pending_run_id))
+        self._raise_busy(data_source_id)
+        raise ConnectorRunNotFound(f"no active run of data source {data_source_id!r} to wait for")
+
+    def heartbeat(self, run_id: str, worker: str) -> bool:
+        """Renew the lease of an active run; False once the run is closed."""
+        with self._engine.begin() as connection:
+            return bool(
+                connection.execute(
+                    connector_runs.update()
+                    .where(connector_runs.c.id == run_id, connector_runs.c.status.in_(ACTIVE))
+                    .values(heartbeat_at=utcnow(), worker=worker)
+                ).rowcount
+            )
+
+    def expired(
+        self, lease_seconds: float, data_source_id: str | None = None
+    ) -> list[ConnectorRun]:
+        """Active runs of a Dagster run whose lease ran out (no heartbeat within `lease_seconds`).
+
+        Pending rows no Dagster run has adopted yet are waiting for the sensor, not expired.
+        """
+        query = sa.select(connector_runs).where(
+            connector_runs.c.status.in_(ACTIVE), connector_runs.c.dagster_run_id.is_not(None)
+        )
+        if data_source_id is not None:
+            query = query.where(connector_runs.c.data_source_id == data_source_id)
+        with self._engine.connect() as connection:
+            rows = [
+                ConnectorRun.model_validate(dict(r)) for r in connection.execute(query).mappings()
+            ]
+        now = utcnow()
+        return [
+            row for row in rows if (now - _last_sign_of_life(row)).total_seconds() > lease_seconds
+        ]
+
+    def _active(self, connection: sa.Connection, data_source_id: str) -> ConnectorRun | None:
+        found = (
+            connection.execute(
+                sa.select(connector_runs).where(
+                    connector_runs.c.data_source_id == data_source_id,
+                    connector_runs.c.status.in_(ACTIVE),
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return ConnectorRun.model_validate(dict(found)) if found else None
+
+    def _raise_busy(self, data_source_id: str) -> None:
+        with self._engine.connect() as connection:
+            active = self._active(connection, data_source_id)
+        if active is not None:
+            raise SourceBusy(active) from None
 
     def open_for_dagster_run(
         self,
@@ -106,45 +214,72 @@ class ConnectorRunRepository:
         trigger: str | None = None,
         parent_dagster_run_id: str | None = None,
         pending_run_id: str | None = None,
+        worker: str | None = None,
     ) -> ConnectorRun:
-        """The row of this Dagster run, created (or adopted from a pending row) on first call."""
+        """The row of this Dagster run, now `running`: the row claimed for it, the pending row it
+        was launched for, the source's unlaunched pending row, or a new one, in that order.
+
+        Raises SourceBusy if another run of the source is active (one sync per source at a time).
+        """
+        now = utcnow()
+        running = {
+            "dagster_run_id": dagster_run_id,
+            "status": RunStatus.RUNNING,
+            "started_at": now,
+            "attempts": 1,
+            "heartbeat_at": now,
+            "worker": worker,
+        }
         existing = self.find_by_dagster_run_id(dagster_run_id)
         if existing is not None:
-            return existing
-        now = utcnow()
+            if existing.status is not RunStatus.PENDING:
+                return existing
+            with self._engine.begin() as connection:
+                connection.execute(
+                    connector_runs.update()
+                    .where(
+                        connector_runs.c.id == existing.id,
+                        connector_runs.c.status == RunStatus.PENDING,
+                    )
+                    .values(running)
+                )
+            return self.get(existing.id)
         parent_id = None
         if parent_dagster_run_id:
             parent = self.find_by_dagster_run_id(parent_dagster_run_id)
             parent_id = parent.id if parent else None
+        running["parent_run_id"] = parent_id
+        unlaunched = (
+            connector_runs.c.data_source_id == data_source_id,
+            connector_runs.c.status == RunStatus.PENDING,
+            connector_runs.c.dagster_run_id.is_(None),
+        )
         with self._engine.begin() as connection:
             adopted = 0
             if pending_run_id:
                 adopted = connection.execute(
                     connector_runs.update()
-                    .where(
-                        connector_runs.c.id == pending_run_id,
-                        connector_runs.c.data_source_id == data_source_id,
-                        connector_runs.c.status == RunStatus.PENDING,
-                    )
-                    .values(
-                        dagster_run_id=dagster_run_id,
-                        status=RunStatus.RUNNING,
-                        started_at=now,
-                        attempts=1,
-                        parent_run_id=parent_id,
-                    )
+                    .where(*unlaunched, connector_runs.c.id == pending_run_id)
+                    .values(running)
                 ).rowcount
             if not adopted:
-                row = self._new_row(tenant_id, data_source_id, RunStatus.RUNNING, trigger)
-                row.update(
-                    dagster_run_id=dagster_run_id,
-                    started_at=now,
-                    attempts=1,
-                    parent_run_id=parent_id,
-                )
-                # A concurrent op of the same run may have created it first.
-                with contextlib.suppress(sa.exc.IntegrityError):
+                # A sync requested for the source that no run has adopted yet: this run serves it.
+                adopted = connection.execute(
+                    connector_runs.update().where(*unlaunched).values(running)
+                ).rowcount
+        if not adopted:
+            row = {
+                **self._new_row(tenant_id, data_source_id, RunStatus.RUNNING, trigger),
+                **running,
+            }
+            try:
+                with self._engine.begin() as connection:
                     connection.execute(connector_runs.insert(), row)
+            except sa.exc.IntegrityError:
+                # A concurrent op of the same run may have created it first; else the source is busy.
+                if self.find_by_dagster_run_id(dagster_run_id) is None:
+                    self._raise_busy(data_source_id)
+                    raise
         run = self.find_by_dagster_run_id(dagster_run_id)
         assert run is not None
         return run
@@ -183,7 +318,7 @@ class ConnectorRunRepository:
             values["extraction_errors"] = extraction_errors[:MAX_STORED_ERRORS]
         query = connector_runs.update().where(connector_runs.c.id == run_id)
         if only_if_unfinished:
-            query = query.where(connector_runs.c.status.in_([RunStatus.PENDING, RunStatus.RUNNING]))
+            query = query.where(connector_runs.c.status.in_(ACTIVE))
         with self._engine.begin() as connection:
             return bool(connection.execute(query.values(values)).rowcount)
 
@@ -206,7 +341,7 @@ class ConnectorRunRepository:
                         connector_runs.update()
                         .where(
                             connector_runs.c.id == existing.id,
-                            connector_runs.c.status.in_([RunStatus.PENDING, RunStatus.RUNNING]),
+                            connector_runs.c.status.in_(ACTIVE),
                         )
                         .values(
                             status=outcome.status,
@@ -291,7 +426,7 @@ class ConnectorRunRepository:
     def active_data_source_ids(self) -> set[str]:
         """Sources with a pending or running sync, in one query (for schedules to skip)."""
         query = sa.select(connector_runs.c.data_source_id).where(
-            connector_runs.c.status.in_([RunStatus.PENDING, RunStatus.RUNNING]),
+            connector_runs.c.status.in_(ACTIVE),
             connector_runs.c.data_source_id.is_not(None),
         )
         with self._engine.connect() as connection:

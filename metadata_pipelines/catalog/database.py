@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
+from pathlib import Path
 
+import psycopg2
 import sqlalchemy as sa
 
 from metadata_pipelines.catalog import migrate
@@ -15,6 +18,37 @@ from metadata_pipelines.catalog.persistence import MetadataPersistenceService
 from metadata_pipelines.catalog.secrets import CredentialCipher, load_cipher
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
 from metadata_pipelines.settings import get_settings
+
+_UNAVAILABLE = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,  # no connection free in the pool
+    # Raised as they are where the driver is used directly (COPY on the raw connection).
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+)
+
+
+def catalog_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the catalog database cannot be reached right now (refused, stopped,
+    killed, connection lost or closed, pool exhausted): transient, worth another attempt."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, _UNAVAILABLE)
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite does (its journal and WAL files copy the mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    path.chmod(0o600)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The password of a database URL, which a connection error may quote (to scrub it)."""
+    password = sa.make_url(url).password
+    return [str(password)] if password else []
 
 
 def create_catalog_engine(url: str) -> sa.Engine:
@@ -53,10 +87,16 @@ class CatalogDatabase:
         """The configured catalog; an embedded SQLite catalog keeps its key in a local key file."""
         configured = get_settings()
         url = url or configured.catalog_database_url()
-        embedded = sa.make_url(url).get_backend_name() == "sqlite"
+        parsed = sa.make_url(url)
+        embedded = parsed.get_backend_name() == "sqlite"
         if embedded:
-            configured.embedded_home().mkdir(parents=True, exist_ok=True)
+            configured.private_home()
+            if parsed.database and parsed.database != ":memory:":
+                _private_file(Path(parsed.database))
         return cls(url, load_cipher(configured.key_file() if embedded else None))
+
+    def secret_values(self) -> list[str]:
+        return url_secrets(self.url)
 
     @property
     def cipher(self) -> CredentialCipher:

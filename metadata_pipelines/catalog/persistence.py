@@ -3,7 +3,9 @@
 One transaction per run. Existing rows of the data source are read once and diffed against the
 result by qualified name and content hash, so an unchanged asset costs no write at all; only inserts
 (COPY on PostgreSQL, see bulk.py), changed rows and soft deletes are sent, in batches. A table's hash
-covers its columns, so the columns of an unchanged table are never even read.
+covers its columns, so the columns of an unchanged table are never even read. An unchanged asset is not
+even touched: its row's `last_seen_at` moves only when the row is written, and when a live asset was
+last seen is read from the source's connector runs (last_seen.py).
 
 Deletion is scoped: an asset missing from the result is soft-deleted only if no extraction error
 covers it (an error on a database protects everything under it, and the ancestors of what it
@@ -137,7 +139,7 @@ class MetadataPersistenceService:
             diff = diff_rows(
                 stored,
                 ((item.qualified_name, item.content_hash, item) for item in desired),
-                keep=lambda _, old: _covered(_stored_path(old), protected_scopes),
+                keep=lambda _, old: covered(stored_path(old), protected_scopes),
             )
             ids = {qn: row.id for qn, row in stored.items()}
             ids.update((item.qualified_name, new_id()) for _, item in diff.added)
@@ -164,7 +166,7 @@ class MetadataPersistenceService:
                 for qn, item in diff.added
             ]
             updates = [
-                {**values(item), "b_id": old.id, "updated_at": now}
+                {**values(item), "b_id": old.id, "last_seen_at": now, "updated_at": now}
                 for _, item, old in (*diff.changed, *diff.restored)
             ]
             _count(stats.assets, diff)
@@ -194,7 +196,6 @@ class MetadataPersistenceService:
             self._persist_fields(
                 connection, tenant_id, data_source_id, field_work, protected_scopes, stats, now
             )
-            _touch_last_seen(connection, data_source_id, [old.id for _, old in diff.kept], now)
             if connector_run_id:
                 connection.execute(
                     connector_runs.update()
@@ -227,9 +228,7 @@ class MetadataPersistenceService:
                 ).where(asset_fields.c.asset_id.in_(chunk))
             ):
                 stored[(row.asset_id, row.path)] = row
-        protected = {
-            asset_id for asset_id, item, _ in work if _covered(item.path, protected_scopes)
-        }
+        protected = {asset_id for asset_id, item, _ in work if covered(item.path, protected_scopes)}
 
         def desired() -> Iterator[tuple[tuple[str, str], str, tuple[FieldRow, str]]]:
             for asset_id, item, _ in work:
@@ -343,17 +342,6 @@ def _lock_data_source(connection: sa.Connection, tenant_id: str, data_source_id:
         )
 
 
-def _touch_last_seen(
-    connection: sa.Connection, data_source_id: str, not_seen: list[str], now: datetime
-) -> None:
-    query = assets.update().where(
-        assets.c.data_source_id == data_source_id, assets.c.deleted_at.is_(None)
-    )
-    if not_seen:
-        query = query.where(assets.c.id.not_in(not_seen))
-    connection.execute(query.values(last_seen_at=now))
-
-
 _ASSET_CONTENT = (
     "asset_type",
     "name",
@@ -366,6 +354,7 @@ _ASSET_CONTENT = (
     "details",
     "parent_id",
     "content_hash",
+    "last_seen_at",
     "updated_at",
 )
 _UPDATE_ASSET = (
@@ -405,7 +394,7 @@ _UPDATE_FIELD = (
 )
 
 
-def _covered(path: tuple[str, ...], scopes: list[tuple[str, ...]]) -> bool:
+def covered(path: tuple[str, ...], scopes: list[tuple[str, ...]]) -> bool:
     """True if a failed scope contains `path`, or `path` is an ancestor of a failed scope."""
     for scope in scopes:
         shorter = min(len(scope), len(path))
@@ -414,7 +403,7 @@ def _covered(path: tuple[str, ...], scopes: list[tuple[str, ...]]) -> bool:
     return False
 
 
-def _stored_path(row: Any) -> tuple[str, ...]:
+def stored_path(row: Any) -> tuple[str, ...]:
     if row.asset_type == AssetType.DATABASE.value:
         return (row.name,)
     if row.asset_type == AssetType.SCHEMA.value:

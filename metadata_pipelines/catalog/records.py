@@ -60,6 +60,8 @@ class ConnectorRun(_Record):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    heartbeat_at: datetime | None = None
+    worker: str | None = None
 
 
 class ApiKey(_Record):

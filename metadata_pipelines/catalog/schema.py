@@ -75,8 +75,19 @@ connector_runs = sa.Table(
     _timestamp("created_at", nullable=False),
     _timestamp("started_at"),
     _timestamp("finished_at"),
+    # The lease: renewed while a process works on the run (see connector_runs.py).
+    _timestamp("heartbeat_at"),
+    sa.Column("worker", sa.String(255), nullable=True),
     sa.Index("ix_connector_runs_source_created", "data_source_id", "created_at"),
     sa.Index("ix_connector_runs_status", "status"),
+    # One pending or running sync per data source, enforced by the database itself.
+    sa.Index(
+        "uq_connector_runs_one_active_per_source",
+        "data_source_id",
+        unique=True,
+        sqlite_where=sa.text("status IN ('pending', 'running')"),
+        postgresql_where=sa.text("status IN ('pending', 'running')"),
+    ),
 )
 
 assets = sa.Table(

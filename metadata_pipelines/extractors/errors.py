@@ -7,6 +7,7 @@ that went away) are retried by the job's retry policy.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -74,10 +75,32 @@ class ThrottledError(TransientExtractorError):
         self.retry_after = retry_after
 
 
+#: What the resolver says when a host name does not exist (glibc, macOS, musl); not "temporary
+#: failure in name resolution", which is a resolver that could not answer and may heal.
+_NAME_NOT_RESOLVED = re.compile(
+    r"Name or service not known|nodename nor servname provided|"
+    r"No address associated with hostname|Name does not resolve"
+)
+
+
+def name_not_resolved(text: str) -> bool:
+    """Whether an error's text says a host name does not resolve: a configuration error (the MySQL
+    manual lists it under client errors to fix, not to retry), so it fails at once."""
+    return _NAME_NOT_RESOLVED.search(text) is not None
+
+
+#: A secret shorter than this is replaced only where it stands alone, never inside a longer word:
+#: replacing a short value blindly would mangle every name that happens to contain it.
+WHOLE_WORD_BELOW = 8
+
+
 def scrub(text: str, secrets: list[str]) -> str:
     """Replace every occurrence of a secret in `text`; used on messages that leave an extractor."""
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
+        if len(secret) >= WHOLE_WORD_BELOW:
+            text = text.replace(secret, "***")
+        else:
+            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
     return text
 
 

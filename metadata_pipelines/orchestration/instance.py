@@ -18,8 +18,10 @@ EMBEDDED_INSTANCE_YAML = "embedded_dagster.yaml"
 
 
 def embedded_dagster_home() -> str:
-    home = get_settings().dagster_instance_home()
-    home.mkdir(parents=True, exist_ok=True)
+    configured = get_settings()
+    configured.private_home()
+    home = configured.dagster_instance_home()
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(files(__package__).joinpath(EMBEDDED_INSTANCE_YAML).read_text())

@@ -2,38 +2,51 @@
 
 Each op keeps the connector run row in step with Dagster: the first op opens (or adopts) the row of
 this Dagster run, every op retry counts as an attempt on it, and whichever step fails for good closes
-it as failed with a message free of secrets. Transient errors are re-raised for the op's RetryPolicy;
-permanent ones raise `Failure(allow_retries=False)` so they fail at once.
+it as failed with a message free of secrets. Transient errors (the catalog away included) request a
+retry (`RetryRequested`, with SYNC_RETRY_POLICY's backoff); permanent ones raise
+`Failure(allow_retries=False)` so they fail at once; a termination closes the row as canceled and
+ends the run CANCELED. While a step runs, it renews the row's lease (orchestration/liveness.py).
 """
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
+from metadata_pipelines.catalog.connector_runs import SourceBusy
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
-from metadata_pipelines.catalog.database import CatalogDatabase
+from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable
+from metadata_pipelines.catalog.deletion_guard import HELD as DELETION_HELD
+from metadata_pipelines.catalog.deletion_guard import hold_deletions
 from metadata_pipelines.catalog.persistence import PersistStats
-from metadata_pipelines.catalog.records import DataSource, RunStatus
+from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStatus
+from metadata_pipelines.catalog.storable import storable
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
 from metadata_pipelines.extractors.errors import (
     ExtractorError,
     PermanentExtractorError,
     TransientExtractorError,
     scrub,
-    string_values,
 )
-from metadata_pipelines.models import ExtractionResult, ExtractionStatus, Severity
+from metadata_pipelines.models import (
+    ExtractionError,
+    ExtractionResult,
+    ExtractionStatus,
+    Severity,
+)
 from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.liveness import Heartbeat, close_if_ended, worker_name
 from metadata_pipelines.orchestration.observations import observe_source
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
 from metadata_pipelines.orchestration.summary import changes_markdown
 from metadata_pipelines.settings import get_settings
 
+# How transient failures are retried. The ops raise `RetryRequested` themselves instead of carrying
+# this as their RetryPolicy: Dagster turns an interrupt (a terminated run) inside an op with a
+# RetryPolicy into a step retry, so a terminated run would go on and succeed.
 SYNC_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3,
     delay=get_settings().retry_delay_seconds,
@@ -54,13 +67,8 @@ class SyncTarget(BaseModel):
     connector_run_id: str
 
 
-class TransientStepError(Exception):
-    """A scrubbed, retryable failure handed to the op's RetryPolicy."""
-
-
 @dg.op(
     name="check_connection",
-    retry_policy=SYNC_RETRY_POLICY,
     description="Resolve the partition's data source, open its connector run, test the connection.",
 )
 def check_source_connection(
@@ -69,23 +77,17 @@ def check_source_connection(
     extractors: ExtractorFactoryResource,
 ) -> SyncTarget:
     db = catalog.get_catalog()
-    source = _resolve_source(context, db)
-    run_tags_now = dict(context.run.tags)
-    missing_tags = {
-        key: value
-        for key, value in run_tags.source_tags(source).items()
-        if run_tags_now.get(key) != value
-    }
-    if missing_tags:
-        context.instance.add_run_tags(context.run_id, missing_tags)
-    connector_run = db.connector_runs.open_for_dagster_run(
-        tenant_id=source.tenant_id,
-        data_source_id=source.id,
-        dagster_run_id=context.run_id,
-        trigger=run_tags.trigger_of(run_tags_now),
-        parent_dagster_run_id=context.run.parent_run_id,
-        pending_run_id=run_tags_now.get(run_tags.CONNECTOR_RUN_ID),
-    )
+    with _retry_if_catalog_down(context):
+        source = _resolve_source(context, db)
+        run_tags_now = dict(context.run.tags)
+        missing_tags = {
+            key: value
+            for key, value in run_tags.source_tags(source).items()
+            if run_tags_now.get(key) != value
+        }
+        if missing_tags:
+            context.instance.add_run_tags(context.run_id, missing_tags)
+        connector_run = _open_row(context, db, source, run_tags_now)
     target = SyncTarget(
         tenant_id=source.tenant_id,
         data_source_id=source.id,
@@ -105,7 +107,6 @@ def check_source_connection(
 
 
 @dg.op(
-    retry_policy=SYNC_RETRY_POLICY,
     description="Read all metadata in scope from the source.",
 )
 def extract_metadata(
@@ -115,7 +116,8 @@ def extract_metadata(
     extractors: ExtractorFactoryResource,
 ) -> ExtractionResult:
     db = catalog.get_catalog()
-    target = _for_this_run(context, db, target)
+    with _retry_if_catalog_down(context):
+        target = _for_this_run(context, db, target)
     with _sync_step(context, db, target, "extract_metadata") as secrets:
         source = db.data_sources.get(target.data_source_id, target.tenant_id)
         extractor = _build_extractor(db, extractors, source, secrets)
@@ -137,7 +139,6 @@ def extract_metadata(
 
 
 @dg.op(
-    retry_policy=SYNC_RETRY_POLICY,
     description="Write the extracted metadata into the catalog in one transaction.",
 )
 def persist_metadata(
@@ -147,8 +148,19 @@ def persist_metadata(
     catalog: CatalogResource,
 ) -> dict[str, Any]:
     db = catalog.get_catalog()
-    target = _for_this_run(context, db, target)
+    with _retry_if_catalog_down(context):
+        target = _for_this_run(context, db, target)
     with _sync_step(context, db, target, "persist_metadata"):
+        result, cleaned = storable(result)
+        for name in cleaned:
+            context.log.warning(f"{name}: NUL characters replaced by U+FFFD (not storable)")
+        held: list[ExtractionError] = []
+        if context.run.tags.get(run_tags.CONFIRM_DELETIONS, "").lower() != "true":
+            result, held = hold_deletions(
+                db.engine, target.tenant_id, target.data_source_id, result
+            )
+        for error in held:
+            context.log.warning(error.message)
         stats = db.persistence.persist(
             target.tenant_id,
             target.data_source_id,
@@ -160,14 +172,15 @@ def persist_metadata(
         "catalog updated: " + ", ".join(f"{n} {kind}" for kind, n in stats.totals().items())
     )
     partial = result.status is ExtractionStatus.PARTIAL
-    db.connector_runs.finish(
-        target.connector_run_id,
-        RunStatus.PARTIAL if partial else RunStatus.SUCCEEDED,
-        error_code="partial_extraction" if partial else None,
-        error_message=_partial_message(result) if partial else None,
-        stats=summary,
-        extraction_errors=[error.model_dump(mode="json") for error in result.errors],
-    )
+    with _retry_if_catalog_down(context):  # a retry persists again: unchanged, it writes nothing
+        db.connector_runs.finish(
+            target.connector_run_id,
+            RunStatus.PARTIAL if partial else RunStatus.SUCCEEDED,
+            error_code=(DELETION_HELD if held else "partial_extraction") if partial else None,
+            error_message=_partial_message(result) if partial else None,
+            stats=summary,
+            extraction_errors=[error.model_dump(mode="json") for error in result.errors],
+        )
     metadata = _persist_metadata(stats, result)
     context.add_output_metadata(metadata)
     counts = result.counts
@@ -195,6 +208,35 @@ def _persist_metadata(stats: PersistStats, result: ExtractionResult) -> dict[str
         "tables_removed": stats.changes.counts.get("tables_removed", 0),
         "changes": dg.MetadataValue.md(changes_markdown(stats, result)),
     }
+
+
+def _open_row(
+    context: dg.OpExecutionContext, db: CatalogDatabase, source: DataSource, tags: dict[str, str]
+) -> ConnectorRun:
+    """This run's row; fails at once, without retry, if another sync of the source is active."""
+
+    def open_row() -> ConnectorRun:
+        return db.connector_runs.open_for_dagster_run(
+            tenant_id=source.tenant_id,
+            data_source_id=source.id,
+            dagster_run_id=context.run_id,
+            trigger=run_tags.trigger_of(tags),
+            parent_dagster_run_id=context.run.parent_run_id,
+            pending_run_id=tags.get(run_tags.CONNECTOR_RUN_ID),
+            worker=worker_name(),
+        )
+
+    try:
+        return open_row()
+    except SourceBusy as busy:
+        # A run that ended without closing its row (a crashed worker this run retries) is closed.
+        if close_if_ended(db, context.instance, busy.active) is None:
+            raise dg.Failure(
+                f"check_connection: {busy}; one sync per data source at a time",
+                allow_retries=False,
+                metadata={"error_code": "source_busy"},
+            ) from None
+    return open_row()
 
 
 def _resolve_source(context: dg.OpExecutionContext, db: CatalogDatabase) -> DataSource:
@@ -233,6 +275,7 @@ def _for_this_run(
         dagster_run_id=context.run_id,
         trigger=run_tags.trigger_of(dict(context.run.tags)),
         parent_dagster_run_id=context.run.parent_run_id,
+        worker=worker_name(),
     )
     if run.id == target.connector_run_id:
         return target
@@ -246,8 +289,11 @@ def _build_extractor(
     secrets: list[str],
 ) -> BaseMetadataExtractor:
     credentials = db.data_sources.credentials(source.id, source.tenant_id)
-    secrets.extend(string_values(credentials))
-    return extractors.create(source.connector_type, source.config, credentials)
+    extractor = extractors.create(source.connector_type, source.config, credentials)
+    # The connector's secret fields only: a user name is no secret, and scrubbing it would mangle
+    # every name that contains it (user `big`, database `big1`).
+    secrets.extend(extractor.secret_values())
+    return extractor
 
 
 @contextmanager
@@ -261,21 +307,55 @@ def _sync_step(
 
     Yields a list the step fills with secret values, so messages can be scrubbed of them.
     """
-    if context.retry_number > 0:
-        db.connector_runs.record_attempt(target.connector_run_id)
     secrets: list[str] = []
     try:
-        yield secrets
+        if context.retry_number > 0:
+            db.connector_runs.record_attempt(target.connector_run_id)
+        with Heartbeat(db, target.connector_run_id):
+            yield secrets
+    except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+        # The run was terminated: the step ends here (an open persist transaction rolls back) and
+        # the run ends CANCELED; the interrupt goes on so Dagster records it as such.
+        with suppress(Exception):
+            db.connector_runs.finish(
+                target.connector_run_id,
+                RunStatus.CANCELED,
+                error_code="canceled",
+                error_message=f"{step}: the Dagster run was terminated",
+                only_if_unfinished=True,
+            )
+        raise
     except dg.Failure:
         raise
     except ExtractorError as error:
         _fail_or_retry(context, db, target, step, error, scrub(str(error), secrets))
-    except sa.exc.OperationalError as error:
-        message = f"catalog database unavailable: {scrub(str(error.orig), secrets)}"
-        _fail_or_retry(context, db, target, step, TransientExtractorError(message), message)
     except Exception as error:
+        if catalog_unavailable(error):
+            cause = getattr(error, "orig", None) or error
+            text = scrub(str(cause), [*secrets, *db.secret_values()])
+            message = f"catalog database unavailable: {text}"
+            _fail_or_retry(context, db, target, step, TransientExtractorError(message), message)
         message = f"unexpected {type(error).__name__}: {scrub(str(error), secrets)}"
         _fail_or_retry(context, db, target, step, PermanentExtractorError(message), message)
+
+
+@contextmanager
+def _retry_if_catalog_down(context: dg.OpExecutionContext) -> Iterator[None]:
+    """Catalog calls outside a step's own error handling: the catalog away is retried too."""
+    try:
+        yield
+    except Exception as error:
+        if not catalog_unavailable(error) or context.retry_number >= SYNC_RETRY_POLICY.max_retries:
+            raise
+        context.log.warning(f"catalog database unavailable ({type(error).__name__}), retrying")
+        raise _retry(context) from None
+
+
+def _retry(context: dg.OpExecutionContext) -> dg.RetryRequested:
+    return dg.RetryRequested(
+        max_retries=SYNC_RETRY_POLICY.max_retries,
+        seconds_to_wait=SYNC_RETRY_POLICY.calculate_delay(context.retry_number + 1),
+    )
 
 
 def _fail_or_retry(
@@ -292,7 +372,8 @@ def _fail_or_retry(
             f"{text} (transient; attempt {context.retry_number + 1} of "
             f"{SYNC_RETRY_POLICY.max_retries + 1}, retrying)"
         )
-        raise TransientStepError(text) from None
+        # The scrubbed message as the cause: what the event log and the CLI's progress show.
+        raise _retry(context) from TransientExtractorError(text)
     if error.retryable:
         text += f" (gave up after {context.retry_number + 1} attempts)"
     _observe(context, target, "failed", {"error_code": error.code, "error": text})
@@ -300,7 +381,10 @@ def _fail_or_retry(
         db.connector_runs.finish(
             target.connector_run_id, RunStatus.FAILED, error_code=error.code, error_message=text
         )
-    except sa.exc.SQLAlchemyError:
+    except Exception as unrecorded:
+        if not catalog_unavailable(unrecorded):
+            raise
+        # The row stays open; reconciliation closes it once the catalog answers again.
         context.log.error("could not record the failure in connector_runs (catalog unavailable)")
     raise dg.Failure(
         description=text, allow_retries=False, metadata={"error_code": error.code}

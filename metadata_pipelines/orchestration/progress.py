@@ -34,6 +34,8 @@ def sync_with_progress(
     instance: dg.DagsterInstance,
     emit: Callable[[str], None],
     trigger: str = "manual",
+    *,
+    confirm_deletions: bool = False,
 ) -> SyncOutcome:
     """Like execute_sync, calling `emit` with a line per step event; raises what it raises."""
     run_id = str(uuid.uuid4())
@@ -50,6 +52,7 @@ def sync_with_progress(
                     trigger=trigger,
                     log_level="CRITICAL",
                     run_id=run_id,
+                    confirm_deletions=confirm_deletions,
                 )
             )
         except BaseException as error:  # re-raised in the calling thread

@@ -36,7 +36,9 @@ class CatalogResource(dg.ConfigurableResource):
     )
 
     def get_catalog(self) -> CatalogDatabase:
-        url = self.url or get_settings().catalog_database_url()
+        """The catalog; also outside a run, where an `EnvVar` URL is not resolved by Dagster yet."""
+        url = self.url.get_value() if isinstance(self.url, dg.EnvVar) else self.url
+        url = url or get_settings().catalog_database_url()
         return _catalog(url, tuple(sorted(self.extra_connectors.items())))
 
 

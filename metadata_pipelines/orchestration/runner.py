@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,13 +12,23 @@ from typing import Any
 
 import dagster as dg
 
-from metadata_pipelines.catalog.records import ConnectorRun
+from metadata_pipelines.catalog.connector_runs import SourceBusy
+from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
+from metadata_pipelines.orchestration.liveness import Heartbeat, expire_stale_runs, worker_name
 from metadata_pipelines.orchestration.location import location_tags
 from metadata_pipelines.orchestration.partitions import ensure_partition
+from metadata_pipelines.orchestration.reconcile import reconcile_run
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
+
+# Dagster re-applies `logging.config.dictConfig` each time a run starts in a process (for the
+# instance's python_logs handlers); that takes the logging module's lock and then each handler's,
+# while a run already going holds its handler's lock and waits for the module's: two in-process
+# runs at once deadlock. So in-process runs of one process take turns; runs launched by the daemon
+# have a process each and run in parallel.
+_IN_PROCESS_RUNS = threading.Lock()
 
 
 class SyncAlreadyRunning(RuntimeError):
@@ -44,18 +55,22 @@ def execute_sync(
     connector_run_id: str | None = None,
     resources: Mapping[str, Any] | None = None,
     log_level: str = "DEBUG",
+    confirm_deletions: bool = False,
     run_id: str | None = None,
 ) -> SyncOutcome:
     """Sync one source now, in this process.
 
     Runs nothing, raising DataSourceNotFound, if the tenant lacks the source, or SyncAlreadyRunning
     if a run of its partition is queued or running: in-process runs skip the run queue, so they
-    check its one-run-per-source rule themselves.
+    claim the source in the catalog first (atomic: at most one active connector run per source),
+    after expiring runs of the source whose process is gone. The claim holds a lease that a thread
+    renews until the run has ended.
     """
     resources = {**default_resources(), **(resources or {})}
     catalog_resource: CatalogResource = resources["catalog"]
     catalog = catalog_resource.get_catalog()
     source = catalog.data_sources.get(data_source_id, tenant_id)
+    expire_stale_runs(catalog, instance, source.id)
     active = instance.get_runs(
         filters=dg.RunsFilter(
             job_name=metadata_sync_job.name,
@@ -70,27 +85,55 @@ def execute_sync(
             f"(Dagster run {active[0].run_id}); try again when it has finished"
         )
     ensure_partition(instance, source.id)
+    dagster_run_id = run_id or str(uuid.uuid4())
+    try:
+        claimed = catalog.connector_runs.claim(
+            tenant_id=source.tenant_id,
+            data_source_id=source.id,
+            dagster_run_id=dagster_run_id,
+            trigger=trigger,
+            worker=worker_name(),
+            pending_run_id=connector_run_id,
+        )
+    except SourceBusy as busy:
+        raise SyncAlreadyRunning(
+            f"data source {source.name!r} already has a sync {busy.active.status.value} "
+            f"(connector run {busy.active.id}); try again when it has finished"
+        ) from None
     tags = {
         **location_tags(metadata_sync_job.name),
         **run_tags.source_tags(source),
         run_tags.TRIGGER: trigger,
+        run_tags.CONNECTOR_RUN_ID: claimed.id,
     }
-    if connector_run_id:
-        tags[run_tags.CONNECTOR_RUN_ID] = connector_run_id
-    with _sigterm_as_found():
+    if confirm_deletions:
+        tags[run_tags.CONFIRM_DELETIONS] = "true"
+    with Heartbeat(catalog, claimed.id), _IN_PROCESS_RUNS, _sigterm_as_found():
         result = metadata_sync_job.execute_in_process(
             instance=instance,
             partition_key=source.id,
+            run_id=dagster_run_id,
             tags=tags,
             resources=resources,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             raise_on_error=False,
-            run_id=run_id,
+        )
+    row = catalog.connector_runs.get(claimed.id)
+    if not row.status.finished:  # the run ended before an op could close its row
+        run = instance.get_run_by_id(dagster_run_id)
+        assert run is not None
+        row, _ = reconcile_run(
+            catalog,
+            instance,
+            run,
+            RunStatus.SUCCEEDED if result.success else RunStatus.FAILED,
+            error_code=None if result.success else "run_failed",
+            error_message=None
+            if result.success
+            else f"the Dagster run ended {run.status.value} before its ops recorded an outcome",
         )
     return SyncOutcome(
-        dagster_run_id=result.run_id,
-        dagster_success=result.success,
-        connector_run=catalog.connector_runs.find_by_dagster_run_id(result.run_id),
+        dagster_run_id=result.run_id, dagster_success=result.success, connector_run=row
     )
 
 

@@ -16,6 +16,8 @@ DATA_SOURCE_NAME = f"{PREFIX}/data_source_name"
 CONNECTOR_TYPE = f"{PREFIX}/connector_type"
 TRIGGER = f"{PREFIX}/trigger"
 CONNECTOR_RUN_ID = f"{PREFIX}/connector_run_id"
+#: "true": delete what the deletion fail-safe would hold (catalog/deletion_guard.py).
+CONFIRM_DELETIONS = f"{PREFIX}/confirm_deletions"
 
 TRIGGERS = ("sensor", "schedule", "backfill", "manual", "application")
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
+from metadata_pipelines.catalog.browse import asset_detail, asset_page
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.catalog.persistence import MetadataPersistenceService, PersistenceRefused
+from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import asset_fields, assets
 from metadata_pipelines.models import (
     ColumnMetadata,
@@ -106,7 +109,7 @@ def test_first_sync_inserts_hierarchy_with_parents(catalog, source):
     assert fields[("shop.public.orders", "total")]["ordinal"] == 3
 
 
-def test_identical_sync_changes_nothing_but_last_seen(catalog, source):
+def test_identical_sync_changes_nothing(catalog, source):
     catalog.persistence.persist(source.tenant_id, source.id, _result(BASE_TABLES))
     before_assets, before_fields = _live(catalog, source.id), _fields(catalog, source.id)
 
@@ -119,14 +122,49 @@ def test_identical_sync_changes_nothing_but_last_seen(catalog, source):
         "deleted": 0,
         "restored": 0,
     }
-    after_assets, after_fields = _live(catalog, source.id), _fields(catalog, source.id)
-    assert after_fields == before_fields
-    for name, row in after_assets.items():
-        old = before_assets[name]
-        assert row["last_seen_at"] >= old["last_seen_at"]
-        assert {k: v for k, v in row.items() if k != "last_seen_at"} == {
-            k: v for k, v in old.items() if k != "last_seen_at"
-        }
+    assert _live(catalog, source.id) == before_assets
+    assert _fields(catalog, source.id) == before_fields
+
+
+def _persist_run(catalog, source, result):
+    """Persist `result` as a connector run of `source` and finish the run as the job does."""
+    run = catalog.connector_runs.open_for_dagster_run(
+        tenant_id=source.tenant_id, data_source_id=source.id, dagster_run_id=str(uuid.uuid4())
+    )
+    catalog.persistence.persist(source.tenant_id, source.id, result, connector_run_id=run.id)
+    partial = result.status is ExtractionStatus.PARTIAL
+    catalog.connector_runs.finish(
+        run.id,
+        RunStatus.PARTIAL if partial else RunStatus.SUCCEEDED,
+        extraction_errors=[error.model_dump(mode="json") for error in result.errors],
+    )
+    return catalog.connector_runs.get(run.id)
+
+
+def test_last_seen_is_the_newest_run_that_covered_the_asset(catalog, source, tenant_id):
+    first = _persist_run(catalog, source, _result(BASE_TABLES))
+    second = _persist_run(catalog, source, _result(BASE_TABLES))
+    crm_failed = ExtractionError(scope=("crm",), message="access denied to crm")
+    third = _persist_run(
+        catalog, source, _result(BASE_TABLES[:2], errors=[crm_failed], databases=("shop",))
+    )
+    assert first.finished_at < second.finished_at < third.finished_at
+
+    # The rows were written once, by the first run; the sightings are read from the runs.
+    assert {row["last_seen_at"] for row in _live(catalog, source.id).values()} == {
+        min(row["last_seen_at"] for row in _live(catalog, source.id).values())
+    }
+    seen = {a.qualified_name: a for a in asset_page(catalog.engine, tenant_id, source.id)}
+    assert _utc(seen["shop.public.orders"].last_seen_at) == _utc(third.finished_at)
+    # The third run kept crm without seeing it (its error covered crm).
+    assert _utc(seen["crm.public.leads"].last_seen_at) == _utc(second.finished_at)
+    assert _utc(seen["crm"].last_seen_at) == _utc(second.finished_at)
+    detail = asset_detail(catalog.engine, tenant_id, seen["crm.public.leads"].id)
+    assert _utc(detail.last_seen_at) == _utc(second.finished_at)
+
+
+def _utc(moment: datetime) -> datetime:  # SQLite catalogs return naive UTC timestamps
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def test_changes_are_detected_and_summarized(catalog, source):

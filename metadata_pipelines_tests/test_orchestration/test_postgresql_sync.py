@@ -161,7 +161,7 @@ def test_revoked_database_is_kept_as_partial(
     assert rows[f"{second}.archive.old"][1] is None  # and the other database still read
 
 
-def test_dropped_database_is_soft_deleted_with_its_assets(
+def test_dropped_database_is_soft_deleted_with_its_assets_once_confirmed(
     shop, source, postgres_server, job_catalog, dagster_instance, job_resources
 ):
     _, _, second, _ = shop
@@ -172,7 +172,17 @@ def test_dropped_database_is_soft_deleted_with_its_assets(
     with postgres_server.connect() as connection:
         connection.exec_driver_sql(f"DROP DATABASE {q(second)} WITH (FORCE)")
 
-    dropped = _sync(source, dagster_instance, job_resources).connector_run
+    held = _sync(source, dagster_instance, job_resources).connector_run
+    # The deletion fail-safe holds a whole database until deleting it is confirmed.
+    assert held.status is RunStatus.PARTIAL and held.error_code == "deletion_held"
+    assert _snapshot(job_catalog, source.id)[0] == before
+    dropped = execute_sync(
+        source.id,
+        source.tenant_id,
+        instance=dagster_instance,
+        resources=job_resources,
+        confirm_deletions=True,
+    ).connector_run
 
     assert dropped.status is RunStatus.SUCCEEDED, dropped.error_message
     rows, fields = _snapshot(job_catalog, source.id)

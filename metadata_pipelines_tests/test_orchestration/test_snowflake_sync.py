@@ -101,7 +101,7 @@ def test_sync_resync_and_schema_change(
     assert rows[f"{sales}.CORE.BIG_ORDERS"][1] is not None
 
 
-def test_unreadable_database_is_kept_and_a_dropped_one_removed(
+def test_unreadable_database_is_kept_and_a_dropped_one_removed_once_confirmed(
     account, snowflake, source, job_catalog, dagster_instance, job_resources
 ):
     sales, hr = account["sales"], account["hr"]
@@ -119,7 +119,17 @@ def test_unreadable_database_is_kept_and_a_dropped_one_removed(
 
     snowflake.denied_databases = set()
     snowflake.visible_databases = {sales}  # HR dropped: SHOW DATABASES no longer lists it
-    dropped = _sync(source, dagster_instance, job_resources).connector_run
+    held = _sync(source, dagster_instance, job_resources).connector_run
+    # The deletion fail-safe holds a whole database until deleting it is confirmed.
+    assert held.status is RunStatus.PARTIAL and held.error_code == "deletion_held"
+    assert _snapshot(job_catalog, source.id)[0][f"{hr}.STAFF.PEOPLE"][1] is None
+    dropped = execute_sync(
+        source.id,
+        source.tenant_id,
+        instance=dagster_instance,
+        resources=job_resources,
+        confirm_deletions=True,
+    ).connector_run
     assert dropped.status is RunStatus.SUCCEEDED
     rows, _ = _snapshot(job_catalog, source.id)
     assert rows[f"{hr}.STAFF.PEOPLE"][1] is not None

@@ -22,6 +22,7 @@ from metadata_pipelines.extractors.errors import (
     SourceTimeoutError,
     SourceUnavailableError,
     ThrottledError,
+    name_not_resolved,
 )
 
 THROTTLING_REASONS = {"rateLimitExceeded", "quotaExceeded", "jobRateLimitExceeded"}
@@ -72,6 +73,8 @@ def classify(error: BaseException, where: str) -> ExtractorError:
             return SourceUnavailableError(f"token refresh failed while {where}: {text}")
         return AuthenticationError(f"authentication failed while {where}: {text}")
     if isinstance(error, auth_exceptions.TransportError | requests.ConnectionError):
+        if name_not_resolved(text):
+            return ConfigurationError(f"host name does not resolve while {where}: {text}")
         return SourceUnavailableError(f"cannot reach BigQuery while {where}: {text}")
     if isinstance(error, requests.Timeout | concurrent.futures.TimeoutError | TimeoutError):
         return SourceTimeoutError(f"timed out while {where}: {text}")

@@ -40,6 +40,7 @@ from metadata_pipelines.extractors.databricks.oauth import OAuthM2MToken, Static
 from metadata_pipelines.extractors.databricks.transport import direct_transport
 from metadata_pipelines.extractors.errors import (
     AuthenticationError,
+    ConfigurationError,
     ExtractorError,
     PermanentExtractorError,
     PrivilegeError,
@@ -48,6 +49,7 @@ from metadata_pipelines.extractors.errors import (
     SourceUnavailableError,
     ThrottledError,
     TransientExtractorError,
+    name_not_resolved,
     scrub,
 )
 
@@ -296,6 +298,11 @@ class UnityCatalogClient:
                     f"{self._timeout_seconds:g}s ({type(error).__name__})"
                 )
             except httpx.TransportError as error:
+                if name_not_resolved(str(error)):
+                    raise ConfigurationError(
+                        f"{what}: host name of {self.workspace_url} does not resolve "
+                        f"({self.safe(str(error))})"
+                    ) from None
                 failure = SourceUnavailableError(
                     f"{what}: cannot reach {self.workspace_url} ({type(error).__name__}: "
                     f"{self.safe(str(error)) or 'connection failed'})"

@@ -17,6 +17,7 @@ from metadata_pipelines.extractors.errors import (
     SourceTimeoutError,
     SourceUnavailableError,
     ThrottledError,
+    name_not_resolved,
 )
 
 #: Wrong user or password, or an authentication plugin refusing the login.
@@ -57,6 +58,8 @@ def classify(error: BaseException, where: str) -> ExtractorError:
         return ThrottledError(message)
     if code in CONFIGURATION:
         return ConfigurationError(message)
+    if code == 2003 and name_not_resolved(text):
+        return ConfigurationError(f"host name does not resolve while {where}: {text}")
     timed_out = "timed out" in text.lower()
     if code in TIMEOUT or (code in UNAVAILABLE and timed_out):
         return SourceTimeoutError(message)

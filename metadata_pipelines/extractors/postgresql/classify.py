@@ -27,6 +27,7 @@ from metadata_pipelines.extractors.errors import (
     SourceUnavailableError,
     ThrottledError,
     TransientExtractorError,
+    name_not_resolved,
 )
 
 INVALID_PASSWORD = "28P01"  # noqa: S105 - a SQLSTATE, not a password
@@ -69,10 +70,6 @@ _CONNECT_PHRASES = [
     ),
     (re.compile(r"terminating connection due to administrator command"), ADMIN_SHUTDOWN),
 ]
-_NO_SUCH_HOST = re.compile(
-    r"could not translate host name .* (Name or service not known|nodename nor servname|"
-    r"No address associated|Name does not resolve)"
-)
 _TLS_CONFIGURATION = re.compile(
     r"server does not support SSL|certificate verify failed|does not match host name|"
     r"root certificate file|could not read certificate|could not load|"
@@ -123,7 +120,7 @@ def classify(error: BaseException, where: str) -> ExtractorError:
         return TransientExtractorError(message)
     if state is not None:
         return SourceResponseError(message)
-    if _NO_SUCH_HOST.search(text):
+    if name_not_resolved(text):
         return ConfigurationError(f"host name does not resolve while {where}: {text}")
     if _TLS_CONFIGURATION.search(text):
         return ConfigurationError(f"TLS failed while {where}: {text}")
