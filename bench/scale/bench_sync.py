@@ -127,6 +127,7 @@ def child(options: dict[str, Any]) -> None:
                 "wall": wall,
                 "steps": steps,
                 "process_peak_rss_mib": _hwm_mib(),
+                "cpu_seconds": sum(os.times()[:2]),
                 "stats": outcome.connector_run.stats if outcome.connector_run else None,
             }
         )
@@ -217,7 +218,8 @@ def run_size(args: argparse.Namespace, size: str) -> None:
                 for step, values in figures["steps"].items()
             )
             print(
-                f"{size:>4} {label:<17} {figures['status']:<9} {figures['wall']:6.1f} s total, "
+                f"{size:>4} {label:<17} {figures['status']:<9} {figures['wall']:6.1f} s total "
+                f"({figures['cpu_seconds']:.1f} s CPU), "
                 f"peak RSS {figures['process_peak_rss_mib']:.0f} MiB | {steps} | "
                 f"{extracted.get('table', 0)} tables, {extracted.get('column', 0)} columns | "
                 f"rows written: assets {written['assets']}, asset_fields {written['asset_fields']} "
