@@ -14,6 +14,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import dagster as dg
+from botocore.exceptions import BotoCoreError
 from pydantic import BaseModel, ConfigDict
 
 from metadata_pipelines.catalog.connector_runs import SourceBusy
@@ -214,7 +215,7 @@ def persist_metadata(
 
     def each_batch() -> Iterator[ExtractionBatch]:
         for index, item in enumerate(handed_over, 1):
-            batch = item.read() if isinstance(item, StagedBatch) else item
+            batch = _read(item) if isinstance(item, StagedBatch) else item
             batch, cleaned = storable(batch)
             for name in cleaned:
                 context.log.warning(f"{name}: NUL characters replaced by U+FFFD (not storable)")
@@ -270,6 +271,14 @@ def persist_metadata(
             **metadata,
         },
     )
+
+
+def _read(staged: StagedBatch) -> ExtractionBatch:
+    """A batch from the handover; object storage out of reach is transient (the step retries)."""
+    try:
+        return staged.read()
+    except BotoCoreError as error:  # connection, timeout: botocore's own retries are spent
+        raise TransientExtractorError(f"handover unreadable: {error}") from None
 
 
 def _discard_handover(context: dg.OpExecutionContext, handed_over: list[Any]) -> None:
