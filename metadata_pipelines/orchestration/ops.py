@@ -10,6 +10,7 @@ ends the run CANCELED. While a step runs, it renews the row's lease (orchestrati
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -214,8 +215,7 @@ def persist_metadata(
     warnings: list[ExtractionError] = []
 
     def each_batch() -> Iterator[ExtractionBatch]:
-        for index, item in enumerate(handed_over, 1):
-            batch = _read(item) if isinstance(item, StagedBatch) else item
+        for index, batch in enumerate(_read_ahead(handed_over), 1):
             batch, cleaned = storable(batch)
             for name in cleaned:
                 context.log.warning(f"{name}: NUL characters replaced by U+FFFD (not storable)")
@@ -271,6 +271,27 @@ def persist_metadata(
             **metadata,
         },
     )
+
+
+def _read_ahead(handed_over: list[Any]) -> Iterator[ExtractionBatch]:
+    """The batches in order, the next one read (fetched, unzipped, parsed) in a thread while the
+    current one is written: the fetch and the catalog's COPY wait on the network, not on Python.
+    At most two batches are held."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="handover-read") as reader:
+        ahead: Future[ExtractionBatch] | None = None
+        for index, item in enumerate(handed_over):
+            current = ahead.result() if ahead is not None else _load(item)
+            ahead = (
+                reader.submit(_load, handed_over[index + 1])
+                if index + 1 < len(handed_over)
+                else None
+            )
+            yield current
+            del current
+
+
+def _load(item: Any) -> ExtractionBatch:
+    return _read(item) if isinstance(item, StagedBatch) else item
 
 
 def _read(staged: StagedBatch) -> ExtractionBatch:
