@@ -140,7 +140,6 @@ def extract_metadata(
         for batch in _batches_of(extractor):
             key = batch_key(tally.batches)
             tally.add(batch)
-            context.log.debug(f"batch {key}: {_found(batch.counts)}")
             yield dg.DynamicOutput(batch, mapping_key=key, output_name="batches")
             del batch  # one batch in memory at a time
         if tally.batches == 0:  # persistence runs only if there is a batch to collect
@@ -222,7 +221,8 @@ def persist_metadata(
             if cleaned:
                 warnings.extend(e for e in batch.errors if e.code == UNSTORABLE)
             yield batch
-            context.log.debug(f"batch {index} of {len(handed_over)} written")
+            if len(handed_over) > 1:  # progress of a large source (each message is an event)
+                context.log.debug(f"batch {index} of {len(handed_over)} written")
 
     with _sync_step(context, db, target, "persist_metadata"):
         confirmed = context.run.tags.get(run_tags.CONFIRM_DELETIONS, "").lower() == "true"
