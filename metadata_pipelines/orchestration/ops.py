@@ -291,13 +291,12 @@ def _read_ahead(handed_over: list[Any]) -> Iterator[ExtractionBatch]:
 
 
 def _load(item: Any) -> ExtractionBatch:
-    return _read(item) if isinstance(item, StagedBatch) else item
-
-
-def _read(staged: StagedBatch) -> ExtractionBatch:
-    """A batch from the handover; object storage out of reach is transient (the step retries)."""
+    """A batch from the handover (or as another IO manager loaded it); object storage out of reach
+    is transient: the step retries."""
+    if not isinstance(item, StagedBatch):
+        return item
     try:
-        return staged.read()
+        return item.read()
     except BotoCoreError as error:  # connection, timeout: botocore's own retries are spent
         raise TransientExtractorError(f"handover unreadable: {error}") from None
 
