@@ -194,7 +194,7 @@ def test_runs_lists_a_source_and_shows_one_run_by_either_id(run, shop):
         f"Error: tenant 'other' has no connector run or Dagster run {row['id']!r}\n"
     )
     assert run("runs", "nope", expect=1).stderr == (
-        "Error: tenant 'default' has no data source 'nope' (by name or id); "
+        "Error: tenant 'default' has no data source 'nope' (by name, id or partition key); "
         "`metadata-pipelines sources list` shows them all\n"
     )
     assert "runs SOURCE" in run("runs", "--help").stdout
@@ -218,7 +218,7 @@ def test_sources_add_tests_the_connection_first(run, scripted, catalog):
         "--config", scripted(fail_step="check", failure="permanent", fail_times=99),
         "--credentials-stdin", input=json.dumps({"password": SECRET}),
     )  # fmt: skip
-    assert added.stdout.startswith("registered scripted source 's' with id ")
+    assert added.stdout.startswith("registered scripted source 's' as partition default/s with id ")
     assert run("sources", "test", "s", expect=1).stderr == (
         "Error: 's': connection failed: access denied for password ***\n"
     )
@@ -357,11 +357,21 @@ def test_sources_show_accepts_an_id_in_the_tenant_named(run, tmp_path):
         "shop"
     )
     assert run("sources", "show", source_id, expect=1).stderr == (
-        f"Error: tenant 'default' has no data source {source_id!r} (by name or id); "
+        f"Error: tenant 'default' has no data source {source_id!r} (by name, id or partition key); "
+        "`metadata-pipelines sources list` shows them all\n"
+    )
+    assert json.loads(run("sources", "show", "acme/shop", "--tenant", "acme").stdout)["id"] == (
+        source_id
+    )
+    # A partition key names one source in all tenants, but only its own tenant may see it.
+    assert run("sources", "show", "acme/shop", expect=1).stderr == (
+        "Error: tenant 'default' has no data source 'acme/shop' (by name, id or partition key); "
         "`metadata-pipelines sources list` shows them all\n"
     )
     listed = json.loads(run("sources", "list", "--json").stdout)
-    assert [(s["tenant_id"], s["name"]) for s in listed] == [("acme", "shop")]
+    assert [(s["tenant_id"], s["name"], s["partition_key"]) for s in listed] == [
+        ("acme", "shop", "acme/shop")
+    ]
 
 
 def test_type_help_lists_the_connector_types(run):
