@@ -105,6 +105,7 @@ def migrate() -> None:
     catalog = CatalogDatabase.from_settings()
     catalog.upgrade()
     click.echo(f"catalog at {catalog.engine.url.render_as_string()} is up to date")
+    click.echo("moving Dagster's partitions, runs and backfills to readable partition keys ...")
     report = migrate_partition_keys(get_instance(), catalog)
     click.echo(f"Dagster: {report.summary()}")
 

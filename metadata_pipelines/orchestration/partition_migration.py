@@ -19,12 +19,20 @@ the marker (one small query) and runs the migration only when it is missing; it 
 and `metadata-pipelines migrate` runs the migration unconditionally. Every step skips what is
 already done, so two processes migrating at once, or a repeat after a crash, do no harm.
 
+Re-tagging costs one `add_run_tags` per run (about 23 ms on PostgreSQL, see
+bench/orchestration/partition_migration.py): an instance with 100,000 runs takes over half an hour,
+far longer than a sensor tick may run. So a pass can be given a time budget: it stops re-tagging when
+the budget is spent and reports itself incomplete (steps 3 and 4 and the marker wait for the pass
+that finishes); the sensor gives each tick 30 s and skips its own work until the migration is
+complete, so no source's moved partition looks new to it.
+
 Partitions of removed sources (ids no source has) are left to `data_source_sensor`, which deletes
 every partition without a source. Runs of removed sources keep their ids.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -42,6 +50,8 @@ MARKER = "metadata_pipelines/partition_keys"
 MARKER_DONE = "readable (catalog migration 0006)"
 RUN_BATCH = 200
 ID_CHUNK = 500
+SENSOR_BUDGET_SECONDS = 30.0
+SYNC_BUDGET_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,13 +62,15 @@ class PartitionKeyMigration:
     runs_retagged: int
     backfills_updated: int
     partitions_deleted: int
+    complete: bool = True
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.partitions_added} partition(s) renamed to readable keys, "
             f"{self.runs_retagged} run(s) re-tagged, {self.backfills_updated} backfill(s) updated, "
             f"{self.partitions_deleted} id partition(s) deleted"
         )
+        return text if self.complete else f"{text}; time budget spent, more runs to re-tag"
 
 
 def is_migrated(instance: dg.DagsterInstance) -> bool:
@@ -66,18 +78,23 @@ def is_migrated(instance: dg.DagsterInstance) -> bool:
 
 
 def ensure_migrated(
-    instance: dg.DagsterInstance, db: CatalogDatabase
+    instance: dg.DagsterInstance, db: CatalogDatabase, budget_seconds: float | None = None
 ) -> PartitionKeyMigration | None:
     """Migrate unless the instance's marker says it was done; None when it was."""
     if is_migrated(instance):
         return None
-    return migrate_partition_keys(instance, db)
+    return migrate_partition_keys(instance, db, budget_seconds)
 
 
 def migrate_partition_keys(
-    instance: dg.DagsterInstance, db: CatalogDatabase
+    instance: dg.DagsterInstance, db: CatalogDatabase, budget_seconds: float | None = None
 ) -> PartitionKeyMigration:
-    """Move partitions, runs and backfills from source ids to partition keys; sets the marker."""
+    """Move partitions, runs and backfills from source ids to partition keys; sets the marker.
+
+    With `budget_seconds`, stops re-tagging runs (after a batch) once that time has passed and
+    returns an incomplete report; the next pass goes on where this one stopped.
+    """
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     sources = {source.id: source for source in db.data_sources.list()}
     keys = {source_id: source.partition_key for source_id, source in sources.items()}
     existing = set(instance.get_dynamic_partitions(DATA_SOURCES_PARTITION))
@@ -86,7 +103,9 @@ def migrate_partition_keys(
     new_keys = sorted({keys[p] for p in legacy} - existing)
     if new_keys:
         instance.add_dynamic_partitions(DATA_SOURCES_PARTITION, new_keys)
-    runs = _retag_runs(instance, sources)
+    runs, complete = _retag_runs(instance, sources, deadline)
+    if not complete:
+        return PartitionKeyMigration(len(new_keys), runs, 0, 0, complete=False)
     backfills = _update_backfills(instance, keys)
     for partition in legacy:
         instance.delete_dynamic_partition(DATA_SOURCES_PARTITION, partition)
@@ -99,9 +118,11 @@ def migrate_partition_keys(
     )
 
 
-def _retag_runs(instance: dg.DagsterInstance, sources: Mapping[str, DataSource]) -> int:
-    """Re-tag the runs whose partition is a source id; re-tagged runs leave the filter, so each
-    query returns the next batch until none is left."""
+def _retag_runs(
+    instance: dg.DagsterInstance, sources: Mapping[str, DataSource], deadline: float | None
+) -> tuple[int, bool]:
+    """Re-tag the runs whose partition is a source id; (how many, whether all). Re-tagged runs
+    leave the filter, so each query returns the next batch until none is left."""
     retagged = 0
     for ids in _chunks(sorted(sources), ID_CHUNK):
         while True:
@@ -115,7 +136,9 @@ def _retag_runs(instance: dg.DagsterInstance, sources: Mapping[str, DataSource])
                 source = sources[run.tags[PARTITION_TAG]]
                 instance.add_run_tags(run.run_id, _new_tags(run, source))
             retagged += len(batch)
-    return retagged
+            if deadline is not None and time.monotonic() > deadline:  # at least a batch a pass
+                return retagged, False
+    return retagged, True
 
 
 def _new_tags(run: dg.DagsterRun, source: DataSource) -> dict[str, str]:

@@ -19,7 +19,10 @@ from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PAR
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.liveness import Heartbeat, expire_stale_runs, worker_name
 from metadata_pipelines.orchestration.location import location_tags
-from metadata_pipelines.orchestration.partition_migration import ensure_migrated
+from metadata_pipelines.orchestration.partition_migration import (
+    SYNC_BUDGET_SECONDS,
+    ensure_migrated,
+)
 from metadata_pipelines.orchestration.partitions import ensure_partition
 from metadata_pipelines.orchestration.reconcile import reconcile_run
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
@@ -71,7 +74,8 @@ def execute_sync(
     catalog_resource: CatalogResource = resources["catalog"]
     catalog = catalog_resource.get_catalog()
     source = catalog.data_sources.get(data_source_id, tenant_id)
-    ensure_migrated(instance, catalog)  # an instance still on id partitions moves to keys first
+    # An instance still on id partitions moves to keys (a bounded share per sync; see the module).
+    ensure_migrated(instance, catalog, SYNC_BUDGET_SECONDS)
     expire_stale_runs(catalog, instance, source.id)
     active = instance.get_runs(
         filters=dg.RunsFilter(

@@ -25,7 +25,10 @@ from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.source_index import enabled_sources, sources_fingerprint
 from metadata_pipelines.orchestration.dagster_api import PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
-from metadata_pipelines.orchestration.partition_migration import ensure_migrated
+from metadata_pipelines.orchestration.partition_migration import (
+    SENSOR_BUDGET_SECONDS,
+    ensure_migrated,
+)
 from metadata_pipelines.orchestration.partitions import (
     DATA_SOURCES_PARTITION,
     data_source_partitions,
@@ -62,9 +65,11 @@ def data_source_sensor(
     context: dg.SensorEvaluationContext, catalog: CatalogResource
 ) -> dg.SensorResult | dg.SkipReason:
     db = catalog.get_catalog()
-    migrated = ensure_migrated(context.instance, db)
+    migrated = ensure_migrated(context.instance, db, SENSOR_BUDGET_SECONDS)
     if migrated is not None:
         context.log.info(f"partition keys migrated: {migrated.summary()}")
+        if not migrated.complete:  # until then a moved partition would look like a new source
+            return dg.SkipReason(f"moving partitions to readable keys: {migrated.summary()}")
     fingerprint = sources_fingerprint(db.engine)
     previous = json.loads(context.cursor) if context.cursor else {}
     now = time.time()

@@ -197,3 +197,34 @@ def test_an_interrupted_migration_finishes_on_the_next_attempt(
         )
         == []
     )
+
+
+def test_a_large_history_is_moved_a_budget_per_sensor_tick(
+    legacy, job_catalog, dagster_instance, job_resources, monkeypatch
+):
+    """An instance whose re-tagging outlasts a tick's budget is moved over several ticks; until it
+    is done the sensor does nothing else, so no moved partition is taken for a new source."""
+    from metadata_pipelines.orchestration import partition_migration, sensors
+
+    monkeypatch.setattr(partition_migration, "RUN_BATCH", 1)
+    monkeypatch.setattr(sensors, "SENSOR_BUDGET_SECONDS", 0.0)  # one batch (one run) per tick
+    pending_before = len(job_catalog.connector_runs.list_unlaunched())
+    skipped = []
+    for _ in range(10):
+        context = dg.build_sensor_context(instance=dagster_instance, resources=job_resources)
+        result = data_source_sensor(context)
+        if not isinstance(result, dg.SkipReason):
+            break
+        skipped.append(result.skip_message)
+        assert dagster_instance.has_dynamic_partition(DATA_SOURCES_PARTITION, legacy["finance"].id)
+        assert not is_migrated(dagster_instance)
+    else:
+        pytest.fail("the migration never completed")
+
+    assert len(skipped) == 4  # four runs, one per tick; the fifth tick completes and goes on
+    assert all("time budget spent" in message for message in skipped)
+    apply_partition_requests(dagster_instance, result)
+    assert is_migrated(dagster_instance)
+    partitions = set(dagster_instance.get_dynamic_partitions(DATA_SOURCES_PARTITION))
+    assert partitions == {legacy["finance"].partition_key}
+    assert len(job_catalog.connector_runs.list_unlaunched()) == pending_before
