@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import dagster as dg
 import pytest
 from click.testing import CliRunner, Result
 
@@ -382,3 +383,33 @@ def test_type_help_lists_the_connector_types(run):
     help_text = " ".join(run("sources", "add", "--help").stdout.split())
     assert f"Connector type: {', '.join(types)}." in help_text
     assert "--test / --no-test" in help_text
+
+
+def test_migrate_moves_id_partitions_and_their_runs_to_readable_keys(run, scripted, catalog):
+    from metadata_pipelines.orchestration.instance import get_instance
+    from metadata_pipelines.orchestration.jobs import metadata_sync_job
+    from metadata_pipelines.orchestration.partitions import DATA_SOURCES_PARTITION
+
+    run(
+        "sources", "add", "Finance DB", "--type", "scripted", "--no-test", "--config", scripted(),
+        "--credentials-stdin", input=json.dumps({"password": SECRET}),
+    )  # fmt: skip
+    source = catalog.data_sources.find_by_name("default", "Finance DB")
+    instance = get_instance()
+    instance.add_dynamic_partitions(DATA_SOURCES_PARTITION, [source.id])  # as releases before 0006
+    old = instance.create_run_for_job(
+        metadata_sync_job, tags={"dagster/partition": source.id}, status=dg.DagsterRunStatus.SUCCESS
+    )
+
+    lines = run("migrate").stdout.splitlines()
+
+    assert lines[1:] == [
+        "moving Dagster's partitions, runs and backfills to readable partition keys ...",
+        "Dagster: 1 partition(s) renamed to readable keys, 1 run(s) re-tagged, 0 backfill(s) "
+        "updated, 1 id partition(s) deleted",
+    ]
+    assert lines[0].endswith("is up to date")
+    assert instance.get_dynamic_partitions(DATA_SOURCES_PARTITION) == ["default/finance-db"]
+    assert instance.get_run_by_id(old.run_id).tags["dagster/partition"] == "default/finance-db"
+    again = run("migrate").stdout.splitlines()[-1]
+    assert again.startswith("Dagster: 0 partition(s) renamed to readable keys, 0 run(s) re-tagged")
