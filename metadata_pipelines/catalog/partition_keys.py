@@ -20,15 +20,12 @@ package uses it as the partition key.
 
 from __future__ import annotations
 
-import re
-
 from slugify import slugify
 
 TENANT_CHARS = 40
 NAME_CHARS = 60
 SUFFIX_CHARS = 8
-MAX_LENGTH = TENANT_CHARS + 1 + NAME_CHARS + 1 + 36  # the full-id fallback is the longest form
-KEY_PATTERN = re.compile(r"[a-z0-9_-]+/[a-z0-9_-]+")
+# At most 40 + 1 + 60 + 1 + 36 = 138 characters (with the whole-id fallback): data_sources holds 160.
 _DISALLOWED = r"[^a-z0-9_-]+"
 
 
@@ -51,8 +48,3 @@ def candidate_keys(tenant_id: str, name: str, data_source_id: str) -> tuple[str,
     base = base_key(tenant_id, name)
     short = data_source_id.replace("-", "")[:SUFFIX_CHARS]
     return base, f"{base}-{short}", f"{base}-{data_source_id}"
-
-
-def is_partition_key(text: str) -> bool:
-    """Whether `text` has the shape of a partition key (a UUID or a free-form name does not)."""
-    return len(text) <= MAX_LENGTH and KEY_PATTERN.fullmatch(text) is not None

@@ -4,7 +4,7 @@ Each existing source gets the key it would get if created now (partition_keys.py
 order, so when two sources' names slug alike the older keeps the plain key and the newer gets the
 short id suffix. The key is then required and unique. This renames nothing in Dagster: its
 partitions and runs still carry the ids until the orchestration's partition-key migration moves them
-(`metadata-pipelines db upgrade`, the first `data_source_sensor` tick, or the first in-process sync;
+(the first `data_source_sensor` tick, the first in-process sync, or `metadata-pipelines migrate`;
 see orchestration/partition_migration.py).
 
 Revision ID: 0006
