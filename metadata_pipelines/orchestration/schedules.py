@@ -6,8 +6,9 @@ METADATA_PIPELINES_DAILY_SYNC_CRON, default 02:00). Sources with one are synced 
 matches that minute, so thousands of sources need no Dagster schedule each. Both evaluate cron in
 METADATA_PIPELINES_SCHEDULE_TIMEZONE (default UTC).
 
-Run keys are `<source id>:<tick minute>` (the id: it never changes), so one tick never launches a source twice (also when the
-daemon re-evaluates a tick). A source that already has a sync pending, queued or running is skipped.
+Run keys are `<source id>:<tick minute>` (the id: it never changes), so one tick never launches a
+source twice (also when the daemon re-evaluates a tick). A source that already has a sync pending,
+queued or running is skipped.
 """
 
 from __future__ import annotations
