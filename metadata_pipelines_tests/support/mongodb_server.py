@@ -116,8 +116,9 @@ def mongodb_server() -> Iterator[MongoServer]:
         yield server
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def private_mongodb() -> Iterator[MongoServer]:
+    """A server for one test module's fault injections; each test clears its faults."""
     with mongod("--enable-test-commands") as server:
         yield server
 
