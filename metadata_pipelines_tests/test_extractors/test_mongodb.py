@@ -315,6 +315,20 @@ def test_the_administrator_reads_every_database(auth_data):
     assert not result.errors
 
 
+def test_x509_client_certificate_authenticates(mongodb_tls_server):
+    credentials = {"tls_certificate_key": mongodb_tls_server.client_pem}
+    _, result = _extract(mongodb_tls_server.config(), credentials)
+    assert [t.name for t in result.tables] == ["things"]
+    assert fields(result.tables[0])["a"].native_type == "int"
+    # Without the certificate the server refuses the TLS handshake: nothing is read.
+    with pytest.raises(SourceUnavailableError):
+        asyncio.run(
+            MongoDBExtractor(
+                mongodb_tls_server.config(server_selection_timeout_seconds=1)
+            ).check_connection()
+        )
+
+
 # Faults injected with mongod's failCommand fail point, on a private server -----------------------
 
 
