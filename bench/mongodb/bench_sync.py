@@ -212,9 +212,12 @@ def main() -> None:
             ):
                 figures = _child(kind, uri, args.sample, sampling)
                 figures["load"] = os.getloadavg()[0]
+                print(f"  {label}: {json.dumps(figures)}", flush=True)
                 if label not in best or figures["seconds"] < best[label]["seconds"]:
                     best[label] = figures
-        print(f"sample size {args.sample}: expected documents read per sync {expected:,}")
+        print(
+            f"sample size {args.sample}: expected documents read per sync {expected:,} (best runs)"
+        )
         for label, figures in best.items():
             print(
                 f"{label:42s} {figures['seconds']:6.2f} s  documents read "

@@ -234,7 +234,15 @@ class MongoDBExtractor(BaseMetadataExtractor):
                 ExtractionBatch(databases=[database], errors=[self._error((name,), classified)])
             ]
         wanted = [c for c in collections if self.config.wants_collection(name, str(c["name"]))]
-        outcomes = await asyncio.gather(*(self._collection(db, c) for c in wanted))
+        tasks = [asyncio.ensure_future(self._collection(db, c)) for c in wanted]
+        try:
+            outcomes = await asyncio.gather(*tasks)
+        except BaseException:
+            # A whole-sync failure in one collection: stop the others before the client closes.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         tables = [table for table, _ in outcomes if table is not None]
         errors = [error for _, found in outcomes for error in found]
         size = self.config.batch_max_tables
