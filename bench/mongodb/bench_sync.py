@@ -55,7 +55,7 @@ from metadata_pipelines.extractors.mongodb.sampling import (  # noqa: E402
     sampling_pipeline,
 )
 from metadata_pipelines_tests.support.local_server import LocalServer, free_port  # noqa: E402
-from metadata_pipelines_tests.support.mongodb_server import _answers, _command  # noqa: E402
+from metadata_pipelines_tests.support.mongodb_server import answers, server_command  # noqa: E402
 
 PREFIX = "bench_db_"
 META = "bench_meta"
@@ -189,7 +189,7 @@ def main() -> None:
     storage.mkdir(parents=True, exist_ok=True)
     port = free_port()
     server = LocalServer(
-        name="secantusd-py", command=_command(port, storage), ready=lambda: _answers(port)
+        name="secantusd-py", command=server_command(port, storage), ready=lambda: answers(port)
     )
     server.start()
     try:

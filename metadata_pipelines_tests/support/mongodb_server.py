@@ -81,7 +81,7 @@ class MongoServer:
             client.admin.command("configureFailPoint", "failCommand", mode="off")
 
 
-def _command(port: int, storage: Path, *flags: str) -> list[str]:
+def server_command(port: int, storage: Path, *flags: str) -> list[str]:
     script = shutil.which("secantusd-py", path=str(Path(sys.executable).parent))
     return [
         script or "secantusd-py",
@@ -97,7 +97,7 @@ def _command(port: int, storage: Path, *flags: str) -> list[str]:
     ]
 
 
-def _answers(port: int) -> bool:
+def answers(port: int) -> bool:
     with MongoClient(
         f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=500
     ) as client:
@@ -107,7 +107,9 @@ def _answers(port: int) -> bool:
 
 def _server(port: int, storage: Path, *flags: str) -> LocalServer:
     return LocalServer(
-        name="secantusd-py", command=_command(port, storage, *flags), ready=lambda: _answers(port)
+        name="secantusd-py",
+        command=server_command(port, storage, *flags),
+        ready=lambda: answers(port),
     )
 
 
@@ -242,7 +244,7 @@ def mongodb_tls_server() -> Iterator[TlsServer]:
         flags = (*tls, "--tls-ca-file", str(ca_file), "--tls-require-client-cert", "--auth")
         server = LocalServer(
             name="secantusd-py (TLS)",
-            command=_command(port, storage, *flags),
+            command=server_command(port, storage, *flags),
             ready=lambda: port_open(port),
         )
         with running(server):
