@@ -148,12 +148,23 @@ def main() -> None:
                 )
                 runs_filter = dg.RunsFilter(job_name="metadata_sync")
 
+                progress = {"printed": time.monotonic()}
+
                 def _settled() -> list[dg.RunRecord] | None:
                     records = list(instance.get_run_records(runs_filter))
-                    if len(records) < len(ids):
+                    ended = sum(r.dagster_run.status in FINISHED for r in records)
+                    if time.monotonic() - progress["printed"] >= 60:  # a long round shows its pace
+                        progress["printed"] = time.monotonic()
+                        since = max(time.time() - tick.timestamp(), 1)
+                        print(
+                            f"  {datetime.now(UTC):%H:%M:%S} runs created {len(records)}, ended "
+                            f"{ended} ({ended / since * 60:.1f}/min since the tick); "
+                            f"load {_loadavg()}",
+                            flush=True,
+                        )
+                    if len(records) < len(ids) or ended < len(records):
                         return None
-                    done = all(r.dagster_run.status in FINISHED for r in records)
-                    return records if done else None
+                    return records
 
                 timeout = 600 + 30 * len(ids)
                 records = wait_for("the round", _settled, timeout=timeout, interval=5)
