@@ -227,3 +227,4 @@ def test_the_job_runs_unchanged_on_celery_workers_and_the_catalog_matches_an_in_
     assert rabbitmq_broker.password not in run.stdout + run.stderr
     assert rabbitmq_broker.password not in json.dumps(celery_row.model_dump(mode="json"))
     catalog.dispose()
+    instance.dispose()
