@@ -91,6 +91,10 @@ VOLATILE_STATISTICS = frozenset(
         "last_autoanalyze",
         # BigQuery
         "physical_bytes",
+        # Kafka: leaders and in-sync replicas move with elections and broker restarts
+        "controller_id",
+        "partition_state",
+        "under_replicated_partitions",
     }
 )
 """Statistics (a table's fields, or keys of a table's or database's `properties`) that move with
