@@ -97,6 +97,7 @@ class FakeSchemaRegistry:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self._server.block_on_close = False  # idle keep-alive connections must not hold stop()
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -219,3 +219,17 @@ def test_unreachable_brokers_are_transient():
 
 def test_factory_knows_kafka():
     assert MetadataExtractorFactory().extractor_class("kafka") is KafkaExtractor
+
+
+def test_wrong_registry_password_fails_the_sync_without_showing_it(kafka_broker):
+    password = "Registry-Wrong-Canary-77"
+    with FakeSchemaRegistry(basic_auth=("catalog", "the-right-one")) as fake:
+        extractor = KafkaExtractor(
+            kafka_broker.config(schema_registry_url=fake.url, include_topics=["none"]),
+            {"schema_registry_username": "catalog", "schema_registry_password": password},
+        )
+        with pytest.raises(AuthenticationError) as caught:
+            asyncio.run(extractor.extract_metadata())
+        ok, message = asyncio.run(extractor.test_connection())
+    assert "schema_registry_password" in str(caught.value) and password not in str(caught.value)
+    assert not ok and password not in message

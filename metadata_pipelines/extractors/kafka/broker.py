@@ -83,19 +83,34 @@ class BrokerClient:
             login = self._login_error
         return classify(login if login is not None else error, what)
 
-    async def _call(self, kind: str, what: str, function: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _call(
+        self, kind: str | None, what: str, function: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         async with self._limit:
-            self.requests[kind] += 1
+            if kind is not None:
+                self.requests[kind] += 1
             try:
                 return await asyncio.to_thread(function, *args, **kwargs)
             except KafkaException as error:
                 raise self.failure(error, what) from None
 
     async def metadata(self) -> ClusterMetadata:
-        """All topics in one Metadata request."""
-        return await self._call(
-            "metadata", "reading cluster metadata", self._admin.list_topics, timeout=self._timeout
-        )
+        """All topics in one Metadata request. Asked in short slices of the timeout, so a login
+        the brokers reject (which librdkafka retries silently until the timeout) fails at once."""
+        self.requests["metadata"] += 1
+        deadline = time.monotonic() + self._timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return await self._call(
+                    None,
+                    "reading cluster metadata",
+                    self._admin.list_topics,
+                    timeout=max(0.1, min(1.0, remaining)),
+                )
+            except ExtractorError as error:
+                if error.code == "authentication_failed" or remaining <= 1.0:
+                    raise
 
     async def describe_cluster(self) -> Any:
         def run() -> Any:

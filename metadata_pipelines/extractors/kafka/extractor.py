@@ -32,9 +32,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
-from metadata_pipelines.extractors.errors import ConfigurationError, ExtractorError, scrub
+from metadata_pipelines.extractors.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ExtractorError,
+    PrivilegeError,
+    scrub,
+)
 from metadata_pipelines.extractors.kafka.broker import BrokerClient, GroupOffsets, Sample, chunks
-from metadata_pipelines.extractors.kafka.classify import ACLS_NEEDED, is_authorization
+from metadata_pipelines.extractors.kafka.classify import ACLS_NEEDED, classify, is_authorization
 from metadata_pipelines.extractors.kafka.config import (
     KafkaConfig,
     KafkaCredentials,
@@ -130,7 +136,11 @@ class KafkaExtractor(BaseMetadataExtractor):
             try:
                 await registry.subjects()
             except ExtractorError as error:
-                raise self._fail(error) from None
+                if not error.retryable:
+                    raise self._fail(error) from None
+                # A registry that is down costs the schemas, not the sync: the extraction keeps
+                # the topics and protects their stored fields (a partial run).
+                logger.warning("schema registry unavailable: %s", self._fail(error).message)
             finally:
                 await registry.close()
 
@@ -209,20 +219,18 @@ class KafkaExtractor(BaseMetadataExtractor):
             first = False
 
     def _topic_metadata_error(self, cluster: str, topic: str, error: Any) -> ExtractionError:
+        """An error the Metadata response reports for one topic, scoped to it (its stored fields
+        are kept): denied by ACL (permanent), leader not available (transient), ..."""
+        classified = classify(error, f"topic {topic}")
+        message = classified.message
         if is_authorization(error):
             message = f"topic {topic}: denied by ACL ({error.name()}); {ACLS_NEEDED}"
-            return ExtractionError(
-                scope=(cluster, topic),
-                asset_type=AssetType.TABLE,
-                message=message,
-                code="missing_privilege",
-            )
         return ExtractionError(
             scope=(cluster, topic),
             asset_type=AssetType.TABLE,
-            message=f"topic {topic}: {error.name()}: {error.str()}",
-            retryable=error.retriable(),
-            code="source_unavailable" if error.retriable() else "malformed_response",
+            message=message,
+            retryable=classified.retryable,
+            code=classified.code,
         )
 
     async def _configs(
@@ -284,6 +292,8 @@ class KafkaExtractor(BaseMetadataExtractor):
             try:
                 subjects = await registry.subjects()
             except ExtractorError as error:
+                if isinstance(error, AuthenticationError | PrivilegeError):
+                    raise self._fail(error) from None  # wrong registry credentials: fix, not retry
                 registry_down = error
                 subjects = set()
             if registry_down is None:

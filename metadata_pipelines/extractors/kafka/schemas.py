@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from antlr4.error.ErrorListener import ErrorListener
 from proto_schema_parser import ast
 from proto_schema_parser.parser import Parser
 
@@ -270,9 +271,25 @@ _PROTO_WELL_KNOWN = {
 }
 
 
+class _RaiseOnSyntaxError(ErrorListener):
+    """ANTLR's default listener prints syntax errors and recovers; a schema with one is unreadable."""
+
+    def syntaxError(
+        self, recognizer: Any, offending: Any, line: int, column: int, msg: str, e: Any
+    ) -> None:
+        raise UnreadableSchema(f"Protobuf syntax error at line {line}:{column}: {msg}")
+
+
+def _strict(recognizer: Any) -> None:
+    recognizer.removeErrorListeners()
+    recognizer.addErrorListener(_RaiseOnSyntaxError())
+
+
 def _parse_proto(text: str) -> ast.File:
     try:
-        return Parser().parse(text)
+        return Parser(setup_lexer=_strict, setup_parser=_strict).parse(text)
+    except UnreadableSchema:
+        raise
     except Exception as error:  # the parser raises its own and ANTLR's error types
         raise UnreadableSchema(f"unreadable Protobuf schema: {error}") from None
 

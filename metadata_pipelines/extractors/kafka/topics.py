@@ -61,7 +61,8 @@ def config_values(entries: dict[str, Any] | None) -> dict[str, str | None]:
     (a password in a topic config) is never recorded."""
     out: dict[str, str | None] = {}
     for name, entry in sorted((entries or {}).items()):
-        explicit = not entry.is_default or entry.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+        source = getattr(entry.source, "value", entry.source)  # an int in AdminClient results
+        explicit = not entry.is_default or source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
         if name in KEY_CONFIGS or explicit:
             out[name] = None if entry.is_sensitive else entry.value
     return out
