@@ -39,6 +39,7 @@ class MetadataExtractorFactory:
         "s3": "metadata_pipelines.extractors.s3:S3Extractor",
         "snowflake": "metadata_pipelines.extractors.snowflake:SnowflakeExtractor",
         "kafka": "metadata_pipelines.extractors.kafka:KafkaExtractor",
+        "mongodb": "metadata_pipelines.extractors.mongodb:MongoDBExtractor",
     }
 
     def __init__(self, extra: Mapping[str, type[BaseMetadataExtractor] | str] | None = None):

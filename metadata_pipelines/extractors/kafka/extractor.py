@@ -60,7 +60,7 @@ from metadata_pipelines.extractors.kafka.topics import (
     topic_facts,
     topic_table,
 )
-from metadata_pipelines.extractors.s3.inference import RecordShape
+from metadata_pipelines.extractors.inference import RecordShape
 from metadata_pipelines.models import (
     AssetType,
     ColumnMetadata,
