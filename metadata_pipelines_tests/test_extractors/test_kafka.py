@@ -4,7 +4,9 @@ read by confluent-kafka's own AdminClient, consumer and SchemaRegistryClient."""
 from __future__ import annotations
 
 import asyncio
+import io
 
+import fastavro
 import pytest
 from confluent_kafka.admin import NewTopic
 
@@ -20,6 +22,8 @@ from metadata_pipelines_tests.fakes.schema_registry_server import FakeSchemaRegi
 from metadata_pipelines_tests.support.kafka_broker import tansu
 from metadata_pipelines_tests.support.local_server import free_port, port_open, running
 from metadata_pipelines_tests.test_extractors.kafka_support import (
+    MONEY_PROTO,
+    PAYMENT_PROTO,
     json_messages,
     prefix,
     register_shop,
@@ -233,3 +237,93 @@ def test_wrong_registry_password_fails_the_sync_without_showing_it(kafka_broker)
         ok, message = asyncio.run(extractor.test_connection())
     assert "schema_registry_password" in str(caught.value) and password not in str(caught.value)
     assert not ok and password not in message
+
+
+def _wire(schema_id: int, payload: bytes, indexes: bytes = b"") -> bytes:
+    """Confluent's wire format: magic byte 0, the 4-byte schema id, [message indexes,] payload."""
+    return b"\x00" + schema_id.to_bytes(4, "big") + indexes + payload
+
+
+def test_record_name_subjects_are_matched_through_sampled_schema_ids(kafka_broker, registry):
+    """record-name subjects name no topic: the schema ids in sampled messages find them, Avro and
+    Protobuf (with the wire format's message index) alike."""
+    p = prefix("wire")
+    clicks, payments = f"{p}.clicks", f"{p}.payments"
+    kafka_broker.create_topics([NewTopic(clicks, 1, 1), NewTopic(payments, 1, 1)])
+    click = {
+        "type": "record",
+        "name": "Click",
+        "namespace": "web",
+        "fields": [{"name": "url", "type": "string"}, {"name": "ms", "type": "long"}],
+    }
+    click_id = registry.register("web.Click", click)
+    payload = io.BytesIO()
+    fastavro.schemaless_writer(payload, fastavro.parse_schema(click), {"url": "/", "ms": 3})
+    kafka_broker.produce(clicks, [_wire(click_id, payload.getvalue())] * 3 + [b'{"not": "wire"}'])
+    money = registry.register("shop/common/money.proto", MONEY_PROTO, "PROTOBUF")
+    assert money
+    payment_id = registry.register(
+        "shop.payments.Payment",
+        PAYMENT_PROTO,
+        "PROTOBUF",
+        references=[
+            {"name": "shop/common/money.proto", "subject": "shop/common/money.proto", "version": 1}
+        ],
+    )
+    # Message index [0, 0]: the first message's first nested message (Payment.Attempt).
+    kafka_broker.produce(payments, [_wire(payment_id, b"\x08\x01", indexes=b"\x04\x00\x00")] * 2)
+    _, result = _extract(
+        kafka_broker.config(
+            include_topics=[f"{p}.*"],
+            schema_registry_url=registry.url,
+            subject_naming_strategy="record-name",
+            sample_messages=10,
+        )
+    )
+    assert result.status is ExtractionStatus.SUCCESS, result.errors
+    tables = {t.name: t for t in result.tables}
+    described = tables[clicks].properties["value_schema"]
+    assert described["source"] == "sampled_schema_id"
+    assert (described["schema_id"], described["record_name"]) == (click_id, "web.Click")
+    assert described["sample_size"] == 4 and described["schema_ids_seen"] == {click_id: 3}
+    url = _fields(tables[clicks])["url"]
+    assert url.inference.declared and url.inference.presence == 0.75
+    attempt = _fields(tables[payments])
+    assert tables[payments].properties["value_schema"]["record_name"] == (
+        "shop.payments.Payment.Attempt"
+    )
+    assert attempt["outcome.reason"].native_type == "string"
+
+
+def test_topic_record_name_gives_each_record_type_a_field(kafka_broker, registry):
+    p = prefix("multi")
+    topic = f"{p}.events"
+    kafka_broker.create_topics([NewTopic(topic, 1, 1)])
+    for name in ("Created", "Shipped"):
+        registry.register(
+            f"{topic}-shop.{name}",
+            {
+                "type": "record",
+                "name": name,
+                "namespace": "shop",
+                "fields": [{"name": "at", "type": "long"}],
+            },
+        )
+    _, result = _extract(
+        kafka_broker.config(
+            include_topics=[topic],
+            schema_registry_url=registry.url,
+            subject_naming_strategy="topic-record-name",
+        )
+    )
+    [table] = result.tables
+    assert set(_fields(table)) == {
+        '"shop.Created"',
+        '"shop.Created".at',
+        '"shop.Shipped"',
+        '"shop.Shipped".at',
+    }
+    assert [s["subject"] for s in table.properties["value_schemas"]] == [
+        f"{topic}-shop.Created",
+        f"{topic}-shop.Shipped",
+    ]

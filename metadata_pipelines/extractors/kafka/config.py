@@ -147,8 +147,8 @@ class KafkaConfig(ConnectorConfig):
     def topic_filter(self) -> NameFilter:
         return NameFilter(self.include_topics, self.exclude_topics)
 
-    def is_internal(self, topic: str, flagged: bool = False) -> bool:
-        return flagged or topic in INTERNAL_TOPICS or topic.startswith("_")
+    def is_internal(self, topic: str) -> bool:
+        return topic in INTERNAL_TOPICS or topic.startswith("_")
 
 
 class KafkaCredentials(ConnectorCredentials):

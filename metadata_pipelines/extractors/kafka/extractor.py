@@ -39,6 +39,7 @@ from metadata_pipelines.extractors.errors import (
     PrivilegeError,
     scrub,
 )
+from metadata_pipelines.extractors.inference import RecordShape
 from metadata_pipelines.extractors.kafka.broker import BrokerClient, GroupOffsets, Sample, chunks
 from metadata_pipelines.extractors.kafka.classify import ACLS_NEEDED, classify, is_authorization
 from metadata_pipelines.extractors.kafka.config import (
@@ -60,7 +61,6 @@ from metadata_pipelines.extractors.kafka.topics import (
     topic_facts,
     topic_table,
 )
-from metadata_pipelines.extractors.inference import RecordShape
 from metadata_pipelines.models import (
     AssetType,
     ColumnMetadata,
