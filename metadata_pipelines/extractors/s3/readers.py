@@ -1,5 +1,5 @@
 """Schemas read from the few bytes a format needs: a Parquet footer, the head of a CSV / JSON file,
-an Avro container header (mapped by `extractors/avro_fields.py`), a Delta table's log. Whole files are never downloaded: every read is a ranged GET within
+an Avro container header, a Delta table's log. Whole files are never downloaded: every read is a ranged GET within
 `max_bytes_read_per_file`.
 
 Readers are synchronous (pyarrow reads through a file object) and run in worker threads; `Fetch`
