@@ -55,7 +55,6 @@ from metadata_pipelines.extractors.kafka.schemas import (
     schema_fields,
 )
 from metadata_pipelines.extractors.kafka.topics import (
-    KEY_FIELD,
     TopicFacts,
     subjects_for,
     topic_facts,
@@ -74,8 +73,6 @@ from metadata_pipelines.models import (
 )
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["KEY_FIELD", "KafkaExtractor"]
 
 
 @dataclass
