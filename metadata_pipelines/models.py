@@ -91,6 +91,10 @@ VOLATILE_STATISTICS = frozenset(
         "last_autoanalyze",
         # BigQuery
         "physical_bytes",
+        # Kafka: leaders and in-sync replicas move with elections and broker restarts
+        "controller_id",
+        "partition_state",
+        "under_replicated_partitions",
         # MongoDB (listDatabases, collStats, and how many documents a sample read)
         "size_on_disk",
         "avg_document_size",

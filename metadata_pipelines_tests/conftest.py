@@ -40,6 +40,7 @@ pytest_plugins = [
     "metadata_pipelines_tests.support.mongodb_server",
     "metadata_pipelines_tests.support.postgresql_source",
     "metadata_pipelines_tests.support.postgresql_cluster",
+    "metadata_pipelines_tests.support.kafka_broker",
     "metadata_pipelines_tests.support.s3_server",
     "metadata_pipelines_tests.support.snowflake_server",
 ]

@@ -38,6 +38,7 @@ class MetadataExtractorFactory:
         "bigquery": "metadata_pipelines.extractors.bigquery:BigQueryExtractor",
         "s3": "metadata_pipelines.extractors.s3:S3Extractor",
         "snowflake": "metadata_pipelines.extractors.snowflake:SnowflakeExtractor",
+        "kafka": "metadata_pipelines.extractors.kafka:KafkaExtractor",
         "mongodb": "metadata_pipelines.extractors.mongodb:MongoDBExtractor",
     }
 
