@@ -1,13 +1,20 @@
 """How the S3 connector finds and reaches buckets, against moto with IAM authentication on: bucket
 discovery with include / exclude patterns, a role assumed through STS, a configured bucket that does
-not exist."""
+not exist, S3 throttling (503 SlowDown) injected by a proxy in front of moto."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import threading
+import urllib.parse
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
+from metadata_pipelines.extractors.errors import TransientExtractorError
 from metadata_pipelines.extractors.s3 import S3Extractor
 from metadata_pipelines.models import ExtractionResult, ExtractionStatus, Severity
 from metadata_pipelines_tests.test_extractors.s3_support import jsonl_bytes, put
@@ -91,3 +98,94 @@ def test_a_configured_bucket_that_does_not_exist_is_a_warning(s3_server):
     assert vanished.severity is Severity.WARNING and vanished.scope == (missing,)
     assert missing in vanished.message
     assert result.status is not ExtractionStatus.FAILED
+
+
+class ThrottlingProxy:
+    """A proxy in front of moto that answers the first `throttled` GetObject requests with S3's
+    503 SlowDown and forwards everything else unchanged (Host header kept: SigV4 signs it)."""
+
+    def __init__(self, upstream: str, throttled: int) -> None:
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.throttled = throttled
+        self.refused = 0
+        self.forwarded = 0
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _relay(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                with proxy._lock:
+                    throttle = (
+                        self.command == "GET" and "Range" in self.headers and proxy.throttled > 0
+                    )
+                    if throttle:
+                        proxy.throttled -= 1
+                        proxy.refused += 1
+                    else:
+                        proxy.forwarded += 1
+                if throttle:
+                    error = b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+                    self.send_response(503)
+                    self.send_header("Content-Length", str(len(error)))
+                    self.end_headers()
+                    self.wfile.write(error)
+                    return
+                upstream = http.client.HTTPConnection(
+                    proxy.upstream.hostname, proxy.upstream.port, timeout=30
+                )
+                upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
+                response = upstream.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for name, value in response.getheaders():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ThrottlingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join()
+
+
+def test_slow_down_answers_are_retried_with_backoff(s3_server):
+    """Three SlowDown (503) answers to the reads of a dataset: botocore's retries absorb them and
+    the sync succeeds with the schema; with one attempt allowed the file is reported, not lost."""
+    client = s3_server.client()
+    bucket = f"slow-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket)
+    put(client, bucket, DATA)
+    with ThrottlingProxy(s3_server.endpoint_url, throttled=3) as proxy:
+        config = s3_server.config(buckets=[bucket]) | {"endpoint_url": proxy.url}
+        result = asyncio.run(
+            S3Extractor(config, s3_server.admin.as_credentials()).extract_metadata()
+        )
+    assert result.status is ExtractionStatus.SUCCESS, result.errors
+    [table] = result.tables
+    assert [c.name for c in table.columns] == ["a"]
+    assert proxy.refused == 3
+
+    with ThrottlingProxy(s3_server.endpoint_url, throttled=3) as proxy:
+        config = s3_server.config(buckets=[bucket], max_attempts=1) | {"endpoint_url": proxy.url}
+        extractor = S3Extractor(config, s3_server.admin.as_credentials())
+        with pytest.raises(TransientExtractorError, match="SlowDown"):
+            asyncio.run(extractor.extract_metadata())
+    assert proxy.refused == 1
