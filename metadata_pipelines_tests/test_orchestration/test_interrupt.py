@@ -138,3 +138,47 @@ def test_terminating_a_mysql_extraction_closes_its_connection(
     while _sessions(mysql_server, user) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _sessions(mysql_server, user) == 0
+
+
+def test_a_query_running_on_the_server_is_killed_by_the_terminate(
+    mysql_server, mariadb_user, interrupt_on_usr1, monkeypatch
+):
+    """The interrupt lands while the server runs a query of the session (a 10 s `SLEEP` standing
+    in for a slow information_schema read): the extractor kills that query instead of waiting for
+    it, so the connection closes at once. Before, the server ran it to its end (10 s) while the
+    client only closed its socket."""
+    user, password = mariadb_user
+    extractor = MySQLExtractor(
+        {"host": HOST, "port": PORT, "include_databases": [re.escape(user) + "_.*"]},
+        {"username": user, "password": password},
+    )
+    read = MySQLExtractor._extract_database
+    calls = []
+    slept: list[object] = []
+    pulling = threading.Event()
+
+    def slow_read(self, session, database):
+        calls.append(database)
+        if len(calls) == 2:
+            pulling.wait(10)
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+            with session.connection.cursor() as cursor:
+                try:
+                    cursor.execute("SELECT SLEEP(10)")
+                    slept.append(cursor.fetchone()[0])
+                except Exception as error:  # the kill may also surface as an error
+                    slept.append(error)
+        return read(self, session, database)
+
+    monkeypatch.setattr(MySQLExtractor, "_extract_database", slow_read)
+    batches = _batches_of(extractor)
+    next(batches)
+    pulling.set()
+    with pytest.raises(dg.DagsterExecutionInterruptedError):
+        for _ in batches:
+            pass
+    # Killed on the server (ER_QUERY_INTERRUPTED, or 1 from an interrupted SLEEP), not ended
+    # on its own or cut off only on the client's side.
+    [outcome] = slept
+    assert outcome == 1 or getattr(outcome, "args", (None,))[0] == 1317, outcome
+    assert _sessions(mysql_server, user) == 0
