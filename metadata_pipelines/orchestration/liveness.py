@@ -24,7 +24,7 @@ import dagster as dg
 
 from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable
 from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
-from metadata_pipelines.orchestration.reconcile import reconcile_run
+from metadata_pipelines.orchestration.reconcile import reconcile_run, worker_exit
 from metadata_pipelines.orchestration.resources import CatalogResource
 from metadata_pipelines.settings import get_settings
 
@@ -119,15 +119,17 @@ def close_if_ended(
     run = instance.get_run_by_id(row.dagster_run_id) if row.dagster_run_id else None
     if run is None or run.status not in _ENDED:
         return None
+    code, message = None, None
+    if run.status is not dg.DagsterRunStatus.SUCCESS:
+        code, message = (
+            "run_ended_unrecorded",
+            (f"the Dagster run ended {run.status.value} before its process recorded why"),
+        )
+        crashed = worker_exit(instance, run.run_id)
+        if crashed is not None:  # its code server saw the worker die: say how
+            code, message = "worker_lost", crashed
     record, _ = reconcile_run(
-        db,
-        instance,
-        run,
-        _ENDED[run.status],
-        error_code=None if run.status is dg.DagsterRunStatus.SUCCESS else "run_ended_unrecorded",
-        error_message=None
-        if run.status is dg.DagsterRunStatus.SUCCESS
-        else f"the Dagster run ended {run.status.value} before its process recorded why",
+        db, instance, run, _ENDED[run.status], error_code=code, error_message=message
     )
     return record
 

@@ -176,18 +176,29 @@ def batch_key(index: int) -> str:
 
 
 def _batches_of(extractor: BaseMetadataExtractor) -> Iterator[ExtractionBatch]:
-    """The extractor's batches, pulled one at a time from its async stream on a private loop."""
+    """The extractor's batches, pulled one at a time from its async stream on a private loop.
+
+    The stream's cleanup (closing the source's connection) runs however the pull ends. When a
+    terminate interrupts the loop inside `anext`, the stream is still suspended in that task:
+    `aclose()` would raise "asynchronous generator is already running" in place of the interrupt
+    (the run would then fail instead of being canceled); the runner's close cancels the task
+    instead, which runs the stream's `finally`.
+    """
     stream = extractor.stream_metadata()
     with asyncio.Runner() as runner:
+        at_rest = True
         try:
             while True:
+                at_rest = False
                 try:
                     batch = runner.run(anext(stream))
                 except StopAsyncIteration:
                     return
+                at_rest = True
                 yield batch
         finally:
-            runner.run(stream.aclose())
+            if at_rest:
+                runner.run(stream.aclose())
 
 
 def _found(counts: dict[str, int]) -> str:

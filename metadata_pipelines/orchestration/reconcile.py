@@ -3,6 +3,8 @@ lease reconciliation and the in-process runner)."""
 
 from __future__ import annotations
 
+import re
+import signal
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -16,6 +18,18 @@ from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.dagster_api import PARTITION_TAG, WILL_RETRY_TAG
 
 MAX_MESSAGE_CHARS = 2000
+#: How Dagster's code server words the exit of a run worker it launched (`get_run_crash_explanation`
+#: in its orphaned-run check, and its start-up watch): the exit code or signal is only in this text.
+_WORKER_EXIT = re.compile(
+    r"(?:Run execution process|Subprocess) for \S+ (?:was terminated by signal (?P<signal>\d+)"
+    r"|(?:unexpectedly exited with|terminated unexpectedly with exit) code (?P<code>-?\d+))"
+)
+_STEP_EVENTS = {
+    dg.DagsterEventType.STEP_START,
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
+    dg.DagsterEventType.STEP_UP_FOR_RETRY,
+}
 
 
 def reconcile_run(
@@ -55,6 +69,53 @@ def reconcile_run(
         finished_at=_time(record.end_time) if record else None,
     )
     return db.connector_runs.reconcile(outcome)
+
+
+def worker_exit(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """What ended a launched run's worker process — its signal or exit code, and the step it was
+    in — or None when no code server recorded it (the run was not launched, or its code server
+    died with it).
+
+    A killed worker cannot say anything itself; its parent, the gRPC code server, sees it exit and
+    records an engine event with the signal or exit code before it fails the run with Dagster's
+    generic "marked as failed from outside the execution context". This reads that event.
+    """
+    for record in reversed(instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)):
+        event = record.dagster_event
+        match = _WORKER_EXIT.search(event.message or "") if event else None
+        if match is None:
+            continue
+        code = int(match["code"]) if match["code"] is not None else -int(match["signal"])
+        step = _step_in_progress(instance, run_id)
+        where = f" during {step}" if step else ""
+        if code >= 0:
+            return f"the run worker process exited with code {code}{where}"
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "signal"
+        text = f"the run worker process was killed by {name} (signal {-code}){where}"
+        if -code == signal.SIGKILL:
+            text += (
+                "; SIGKILL comes from the kernel's out-of-memory killer or from an operator: "
+                "check the worker's memory"
+            )
+        return text
+    return None
+
+
+def _step_in_progress(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """The step that had started and not ended when the run's events stop."""
+    running: list[str] = []
+    for record in instance.all_logs(run_id, of_type=_STEP_EVENTS):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type is dg.DagsterEventType.STEP_START:
+            running.append(event.step_key)
+        elif event.step_key in running:
+            running.remove(event.step_key)
+    return running[-1] if running else None
 
 
 def _clean(db: CatalogDatabase, message: str | None) -> str | None:

@@ -18,13 +18,14 @@ import dagster as dg
 
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
-from metadata_pipelines.orchestration.reconcile import reconcile_run
+from metadata_pipelines.orchestration.reconcile import reconcile_run, worker_exit
 from metadata_pipelines.orchestration.resources import CatalogResource
 from metadata_pipelines.settings import get_settings
 
 
 def failure_details(context: dg.RunFailureSensorContext) -> tuple[str, str]:
-    """(error code, message) of a failed run: the first failed step's error, else the run's."""
+    """(error code, message) of a failed run: the first failed step's error, else how its worker
+    process ended (signal or exit code, when its code server saw it), else the run's error."""
     for event in context.get_step_failure_events():
         data = event.step_failure_data
         user = data.user_failure_data
@@ -38,6 +39,9 @@ def failure_details(context: dg.RunFailureSensorContext) -> tuple[str, str]:
         step = event.step_key or "step"
         message = text if text.startswith(f"{step}:") else f"{step}: {text}"
         return code, message
+    crashed = worker_exit(context.instance, context.dagster_run.run_id)
+    if crashed is not None:
+        return "worker_lost", crashed
     event = context.failure_event
     error = getattr(event.event_specific_data, "error", None)
     detail = _error_text(error) if error is not None else ""

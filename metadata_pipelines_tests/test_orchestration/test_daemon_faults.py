@@ -1,6 +1,6 @@
 """Faults under the real daemon and webserver (PostgreSQL instance, the repository's dagster.yaml):
-a run terminated through GraphQL while it persists, and a run whose worker is killed together with
-its code server. The persist is held at its COPY by a lock the test holds, so each fault lands
+a run terminated through GraphQL while it persists, a run whose worker is killed alone (its code
+server sees the signal), and one whose worker is killed together with its code server. The persist is held at its COPY by a lock the test holds, so each fault lands
 there."""
 
 from __future__ import annotations
@@ -120,7 +120,30 @@ def test_terminated_and_killed_runs_under_the_daemon(
                 timeout=120,
             )
 
-            # 2. Worker and code server killed while persisting: failed once the lease runs out,
+            # 2. Worker alone killed (SIGKILL) while persisting: its code server sees it exit and
+            #    fails the run; the connector run names the signal and the step, not Dagster's
+            #    "marked as failed from outside the execution context".
+            with asset_fields_locked(connect):
+                killed = register("killed")
+                wait_for_copy(connect, timeout=300)
+                shot = _active_row(catalog, killed.id)
+                shot_pid = int(shot.worker.rpartition(":")[2])
+                os.kill(shot_pid, signal.SIGKILL)
+                wait_for(
+                    "the killed worker's connector run to be closed",
+                    lambda: catalog.connector_runs.get(shot.id).status.finished,
+                    timeout=120,
+                )
+            wait_for(  # Dagster's retry of it, so its COPY is not taken for the next case's
+                "the killed run's retry to succeed",
+                lambda: any(
+                    r.status is RunStatus.SUCCEEDED
+                    for r in catalog.connector_runs.list(data_source_id=killed.id)
+                ),
+                timeout=400,
+            )
+
+            # 3. Worker and code server killed while persisting: failed once the lease runs out,
             #    with a message naming the worker, then retried by Dagster as a new run.
             with asset_fields_locked(connect):
                 crashed = register("crashed")
@@ -156,6 +179,14 @@ def test_terminated_and_killed_runs_under_the_daemon(
             sa.select(sa.func.count()).where(assets.c.data_source_id == terminated.id)
         ).scalar_one()
     assert stored == 0  # the persist's transaction rolled back
+
+    shot_row = catalog.connector_runs.get(shot.id)
+    assert shot_row.status is RunStatus.FAILED and shot_row.error_code == "worker_lost"
+    assert shot_row.error_message.startswith(
+        "the run worker process was killed by SIGKILL (signal 9) during persist_metadata"
+    ), shot_row.error_message
+    assert "outside the execution context" not in shot_row.error_message
+    assert instance.get_run_by_id(shot.dagster_run_id).status is dg.DagsterRunStatus.FAILURE
 
     closed = catalog.connector_runs.get(lost.id)
     assert closed.status is RunStatus.FAILED

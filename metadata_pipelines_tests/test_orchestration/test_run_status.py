@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import dagster as dg
 import pytest
 import sqlalchemy as sa
@@ -11,6 +13,7 @@ from metadata_pipelines.catalog.schema import connector_runs
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.partitions import ensure_partition
+from metadata_pipelines.orchestration.reconcile import worker_exit
 from metadata_pipelines.orchestration.resources import ExtractorFactoryResource
 from metadata_pipelines.orchestration.run_requests import request_metadata_sync
 from metadata_pipelines.orchestration.run_status import (
@@ -313,3 +316,34 @@ def test_success_sensor_closes_a_row_left_open_and_leaves_closed_rows_alone(
     assert repaired.status is RunStatus.SUCCEEDED
     assert repaired.finished_at is not None
     assert repaired.stats == done.stats
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "says"),
+    [
+        (-9, "the run worker process was killed by SIGKILL (signal 9); SIGKILL comes from"),
+        (-15, "the run worker process was killed by SIGTERM (signal 15)"),
+        (3, "the run worker process exited with code 3"),
+    ],
+)
+def test_worker_exit_reads_the_signal_or_code_its_code_server_recorded(
+    make_instance, exit_code, says
+):
+    """Dagster's own wording (the code server's `get_run_crash_explanation`) is what is parsed, so a
+    change of it in a Dagster upgrade fails here; the daemon test kills a real worker."""
+    from dagster._utils import get_run_crash_explanation  # the text the code server records
+
+    instance = make_instance()
+    run = instance.add_run(dg.DagsterRun(job_name="metadata_sync", run_id=str(uuid.uuid4())))
+    assert worker_exit(instance, run.run_id) is None
+    instance.report_engine_event("an unrelated engine event", run)
+    explanation = get_run_crash_explanation(f"Run execution process for {run.run_id}", exit_code)
+    instance.report_engine_event(explanation, run)
+    instance.report_run_failed(run)
+    assert worker_exit(instance, run.run_id).startswith(says)
+    instance.report_engine_event(
+        f"GRPC server: Subprocess for {run.run_id} terminated unexpectedly with exit code "
+        f"{exit_code}",
+        run,
+    )
+    assert worker_exit(instance, run.run_id).startswith(says)

@@ -127,6 +127,12 @@ class MySQLExtractor(BaseMetadataExtractor):
                 for start in range(size, len(tables), size):
                     yield ExtractionBatch(tables=tables[start : start + size])
                 del extract, tables
+        except asyncio.CancelledError:
+            # A terminate cancels the pull while a read may be running on the server: stop it
+            # (as the mysql client does on Ctrl-C), so the connection closes now rather than when
+            # that query would have ended.
+            await asyncio.to_thread(self._kill_query, session.connection.thread_id())
+            raise
         finally:
             if ahead is not None:  # the connection is free only once its read has ended
                 with contextlib.suppress(BaseException):
@@ -172,6 +178,17 @@ class MySQLExtractor(BaseMetadataExtractor):
                 f"ssl_enabled is set but the server at {config.host}:{config.port} does not offer TLS"
             )
         return connection
+
+    def _kill_query(self, thread_id: int) -> None:
+        """`KILL QUERY` on the session's thread from a second connection; best effort (the server
+        may be away, the query may just have ended, and one's own threads may always be killed)."""
+        with contextlib.suppress(Exception):
+            killer = self._connect()
+            try:
+                with killer.cursor() as cursor:
+                    cursor.execute("KILL QUERY %s", (thread_id,))
+            finally:
+                _close(killer)
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         if not self.config.ssl_enabled:

@@ -69,7 +69,9 @@ def build_session(config: S3Config, credentials: S3Credentials) -> boto3.Session
 
 def _client_config(config: S3Config) -> Config:
     return Config(
-        retries={"mode": config.retry_mode, "max_attempts": config.max_attempts},
+        # botocore's `max_attempts` counts retries; `total_max_attempts` counts attempts, which is
+        # what the setting says.
+        retries={"mode": config.retry_mode, "total_max_attempts": config.max_attempts},
         connect_timeout=config.connect_timeout_seconds,
         read_timeout=config.read_timeout_seconds,
         max_pool_connections=config.max_concurrent_requests,

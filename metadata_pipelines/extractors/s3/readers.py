@@ -162,7 +162,15 @@ class _SparseFile(io.RawIOBase):
                 merged[-1][1] = max(merged[-1][1], end)
             else:
                 merged.append([start, end])
-        needed = [(s, e) for s, e in merged if self._find(s, e - s) is None]
+        needed = []
+        for start, end in merged:  # less what is held already (the tail with the footer)
+            for first, data in self._segments:
+                if first <= start < first + len(data):
+                    start = first + len(data)
+                if start < first < end <= first + len(data):
+                    end = first
+            if start < end:
+                needed.append((start, end))
         total = sum(e - s for s, e in needed)
         if total > self._budget:
             raise OverBudget(
@@ -181,9 +189,15 @@ class _SparseFile(io.RawIOBase):
         return data
 
     def _find(self, start: int, length: int) -> bytes | None:
-        for first, data in self._segments:
-            if first <= start and start + length <= first + len(data):
-                return data[start - first : start - first + length]
+        """Bytes start..start+length from the held segments (adjacent ones joined), or None."""
+        found = b""
+        position = start
+        for first, data in sorted(self._segments):
+            if first <= position < first + len(data):
+                found += data[position - first : start + length - first]
+                position = start + len(found)
+                if len(found) == length:
+                    return found
         return None
 
     def readable(self) -> bool:
