@@ -49,7 +49,10 @@ def _catalog() -> CatalogDatabase:
 
 
 def _resolve(catalog: CatalogDatabase, tenant: str, source: str) -> DataSource:
-    """A source by id or by name within the tenant; a one-line error when it has none."""
+    """A source by id, name or partition key within the tenant; a one-line error when it has none.
+
+    The partition key is what the Dagster UI shows, so a key copied from there works too.
+    """
     try:
         return catalog.data_sources.get(source, tenant)
     except DataSourceNotFound:
@@ -57,10 +60,17 @@ def _resolve(catalog: CatalogDatabase, tenant: str, source: str) -> DataSource:
     try:
         return catalog.data_sources.find_by_name(tenant, source)
     except DataSourceNotFound:
-        raise click.ClickException(
-            f"tenant {tenant!r} has no data source {source!r} (by name or id); "
-            "`metadata-pipelines sources list` shows them all"
-        ) from None
+        pass
+    try:
+        found = catalog.data_sources.get_by_partition_key(source)
+    except DataSourceNotFound:
+        found = None
+    if found is not None and found.tenant_id == tenant:
+        return found
+    raise click.ClickException(
+        f"tenant {tenant!r} has no data source {source!r} (by name, id or partition key); "
+        "`metadata-pipelines sources list` shows them all"
+    )
 
 
 @click.group()
@@ -80,6 +90,24 @@ def db_upgrade() -> None:
     catalog = CatalogDatabase.from_settings()
     catalog.upgrade()
     click.echo(f"catalog at {catalog.engine.url.render_as_string()} is up to date")
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the catalog, then move Dagster's partitions and run history to readable keys.
+
+    Safe to repeat. The daemon's data_source_sensor and every in-process sync also do the Dagster
+    part on their own the first time they meet an instance that has not been moved.
+    """
+    from metadata_pipelines.orchestration.instance import get_instance
+    from metadata_pipelines.orchestration.partition_migration import migrate_partition_keys
+
+    catalog = CatalogDatabase.from_settings()
+    catalog.upgrade()
+    click.echo(f"catalog at {catalog.engine.url.render_as_string()} is up to date")
+    click.echo("moving Dagster's partitions, runs and backfills to readable partition keys ...")
+    report = migrate_partition_keys(get_instance(), catalog)
+    click.echo(f"Dagster: {report.summary()}")
 
 
 @main.group()
@@ -225,7 +253,10 @@ def sources_add(
     except (ConfigurationError, DuplicateDataSource, ValueError) as error:
         raise click.ClickException(str(error)) from None
     # No partition here: data_source_sensor adds it together with the first sync.
-    click.echo(f"registered {source.connector_type} source {source.name!r} with id {source.id}")
+    click.echo(
+        f"registered {source.connector_type} source {source.name!r} "
+        f"as partition {source.partition_key} with id {source.id}"
+    )
 
 
 @sources.command("update")
@@ -328,11 +359,11 @@ def sources_test(source: str, tenant: str) -> None:
     click.echo(f"{found.name!r}: connection OK")
 
 
-def _remove_partition(data_source_id: str) -> None:
+def _remove_partition(partition_key: str) -> None:
     from metadata_pipelines.orchestration.instance import get_instance
     from metadata_pipelines.orchestration.partitions import remove_partition
 
-    remove_partition(get_instance(), data_source_id)
+    remove_partition(get_instance(), partition_key)
 
 
 @sources.command("list")
@@ -349,12 +380,13 @@ def sources_list(tenant: str | None, as_json: bool) -> None:
         return
     click.echo(
         render.table(
-            ("id", "tenant", "name", "type", "enabled", "schedule"),
+            ("id", "tenant", "name", "partition key", "type", "enabled", "schedule"),
             (
                 (
                     s.id,
                     s.tenant_id,
                     s.name,
+                    s.partition_key,
                     s.connector_type,
                     "yes" if s.enabled else "no",
                     s.sync_schedule,
@@ -369,7 +401,7 @@ def sources_list(tenant: str | None, as_json: bool) -> None:
 @click.argument("source")
 @tenant_option
 def sources_show(source: str, tenant: str) -> None:
-    """Show one data source (by id or name); credentials are masked."""
+    """Show one data source (by id, name or partition key); credentials are masked."""
     found = _resolve(_catalog(), tenant, source)
     shown = found.model_dump(mode="json", exclude={"has_credentials"})
     shown["credentials"] = "******** (stored encrypted)" if found.has_credentials else None
@@ -385,7 +417,7 @@ def sources_remove(source: str, tenant: str) -> None:
     catalog = _catalog()
     found = _resolve(catalog, tenant, source)
     catalog.data_sources.remove(found.id, tenant)
-    _remove_partition(found.id)
+    _remove_partition(found.partition_key)
     click.echo(f"removed {found.name!r} ({found.id})")
 
 

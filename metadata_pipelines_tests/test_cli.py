@@ -73,14 +73,18 @@ def test_sources_lifecycle(cli, home, sample):
         "sources", "add", "shop", "--type", "sqlite", "--config", json.dumps({"path": str(sample)})
     )
     source_id = added.split()[-1]
-    assert "registered sqlite source 'shop'" in added
+    assert added.endswith(
+        f"registered sqlite source 'shop' as partition default/shop with id {source_id}\n"
+    )
     # The daemon's data_source_sensor adds the partition together with the first sync.
-    assert not _has_partition(source_id)
+    assert not _has_partition("default/shop")
 
     listing = cli("sources", "list")
     assert source_id in listing and "shop" in listing
     shown = json.loads(cli("sources", "show", "shop"))
     assert shown["id"] == source_id and shown["credentials"] is None
+    assert shown["partition_key"] == "default/shop"
+    assert json.loads(cli("sources", "show", "default/shop"))["id"] == source_id
 
     requested = cli("request-sync", "shop")
     assert requested.endswith(": requested\n")
@@ -90,7 +94,7 @@ def test_sources_lifecycle(cli, home, sample):
 
     synced = cli("sync", "shop")  # serves the pending request: one sync per source at a time
     assert ": SUCCEEDED" in synced and "7 table, 2 view" in synced
-    assert _has_partition(source_id)
+    assert _has_partition("default/shop")
     history = cli("runs", "shop").splitlines()
     assert history[0].split()[:4] == ["CONNECTOR", "RUN", "DAGSTER", "RUN"]
     assert history[1].split()[2:4] == ["succeeded", "application"]
@@ -110,14 +114,14 @@ def test_sources_lifecycle(cli, home, sample):
 
     cli("sources", "remove", "shop", "--yes")
     assert "no data sources" in cli("sources", "list")
-    assert not _has_partition(source_id)
+    assert not _has_partition("default/shop")
 
 
-def _has_partition(source_id: str) -> bool:
+def _has_partition(partition_key: str) -> bool:
     from metadata_pipelines.orchestration.instance import get_instance
     from metadata_pipelines.orchestration.partitions import DATA_SOURCES_PARTITION
 
-    return get_instance().has_dynamic_partition(DATA_SOURCES_PARTITION, source_id)
+    return get_instance().has_dynamic_partition(DATA_SOURCES_PARTITION, partition_key)
 
 
 @pytest.mark.parametrize("how", ["file", "stdin", "env"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import dagster as dg
 import pytest
 from click.testing import CliRunner, Result
 
@@ -194,7 +195,7 @@ def test_runs_lists_a_source_and_shows_one_run_by_either_id(run, shop):
         f"Error: tenant 'other' has no connector run or Dagster run {row['id']!r}\n"
     )
     assert run("runs", "nope", expect=1).stderr == (
-        "Error: tenant 'default' has no data source 'nope' (by name or id); "
+        "Error: tenant 'default' has no data source 'nope' (by name, id or partition key); "
         "`metadata-pipelines sources list` shows them all\n"
     )
     assert "runs SOURCE" in run("runs", "--help").stdout
@@ -218,7 +219,7 @@ def test_sources_add_tests_the_connection_first(run, scripted, catalog):
         "--config", scripted(fail_step="check", failure="permanent", fail_times=99),
         "--credentials-stdin", input=json.dumps({"password": SECRET}),
     )  # fmt: skip
-    assert added.stdout.startswith("registered scripted source 's' with id ")
+    assert added.stdout.startswith("registered scripted source 's' as partition default/s with id ")
     assert run("sources", "test", "s", expect=1).stderr == (
         "Error: 's': connection failed: access denied for password ***\n"
     )
@@ -357,11 +358,21 @@ def test_sources_show_accepts_an_id_in_the_tenant_named(run, tmp_path):
         "shop"
     )
     assert run("sources", "show", source_id, expect=1).stderr == (
-        f"Error: tenant 'default' has no data source {source_id!r} (by name or id); "
+        f"Error: tenant 'default' has no data source {source_id!r} (by name, id or partition key); "
+        "`metadata-pipelines sources list` shows them all\n"
+    )
+    assert json.loads(run("sources", "show", "acme/shop", "--tenant", "acme").stdout)["id"] == (
+        source_id
+    )
+    # A partition key names one source in all tenants, but only its own tenant may see it.
+    assert run("sources", "show", "acme/shop", expect=1).stderr == (
+        "Error: tenant 'default' has no data source 'acme/shop' (by name, id or partition key); "
         "`metadata-pipelines sources list` shows them all\n"
     )
     listed = json.loads(run("sources", "list", "--json").stdout)
-    assert [(s["tenant_id"], s["name"]) for s in listed] == [("acme", "shop")]
+    assert [(s["tenant_id"], s["name"], s["partition_key"]) for s in listed] == [
+        ("acme", "shop", "acme/shop")
+    ]
 
 
 def test_type_help_lists_the_connector_types(run):
@@ -372,3 +383,33 @@ def test_type_help_lists_the_connector_types(run):
     help_text = " ".join(run("sources", "add", "--help").stdout.split())
     assert f"Connector type: {', '.join(types)}." in help_text
     assert "--test / --no-test" in help_text
+
+
+def test_migrate_moves_id_partitions_and_their_runs_to_readable_keys(run, scripted, catalog):
+    from metadata_pipelines.orchestration.instance import get_instance
+    from metadata_pipelines.orchestration.jobs import metadata_sync_job
+    from metadata_pipelines.orchestration.partitions import DATA_SOURCES_PARTITION
+
+    run(
+        "sources", "add", "Finance DB", "--type", "scripted", "--no-test", "--config", scripted(),
+        "--credentials-stdin", input=json.dumps({"password": SECRET}),
+    )  # fmt: skip
+    source = catalog.data_sources.find_by_name("default", "Finance DB")
+    instance = get_instance()
+    instance.add_dynamic_partitions(DATA_SOURCES_PARTITION, [source.id])  # as releases before 0006
+    old = instance.create_run_for_job(
+        metadata_sync_job, tags={"dagster/partition": source.id}, status=dg.DagsterRunStatus.SUCCESS
+    )
+
+    lines = run("migrate").stdout.splitlines()
+
+    assert lines[1:] == [
+        "moving Dagster's partitions, runs and backfills to readable partition keys ...",
+        "Dagster: 1 partition(s) renamed to readable keys, 1 run(s) re-tagged, 0 backfill(s) "
+        "updated, 1 id partition(s) deleted",
+    ]
+    assert lines[0].endswith("is up to date")
+    assert instance.get_dynamic_partitions(DATA_SOURCES_PARTITION) == ["default/finance-db"]
+    assert instance.get_run_by_id(old.run_id).tags["dagster/partition"] == "default/finance-db"
+    again = run("migrate").stdout.splitlines()[-1]
+    assert again.startswith("Dagster: 0 partition(s) renamed to readable keys, 0 run(s) re-tagged")

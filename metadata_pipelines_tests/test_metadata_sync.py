@@ -38,7 +38,7 @@ def test_run_metadata_sync_returns_the_connector_run(embedded):
     assert run.status is RunStatus.SUCCEEDED
     assert run.trigger == "application"
     dagster_run = get_instance().get_run_by_id(run.dagster_run_id)
-    assert dagster_run.tags["dagster/partition"] == source.id
+    assert dagster_run.tags["dagster/partition"] == source.partition_key == "acme/shop"
     assert catalog.connector_runs.get(run.id, "acme") == run
 
 

@@ -68,6 +68,12 @@ class DataSourceLinks(BaseModel):
 class DataSourceOut(BaseModel):
     id: str
     name: str
+    partition_key: str = Field(
+        description=(
+            "The source's Dagster partition key, `<tenant>/<name>` slugged: fixed when the source "
+            "is created, kept when it is renamed."
+        )
+    )
     connector_type: str
     config: dict[str, Any] = Field(description="Secret fields, if a connector has any, are masked.")
     has_credentials: bool

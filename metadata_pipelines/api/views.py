@@ -35,6 +35,7 @@ def data_source_out(source: DataSource, factory: MetadataExtractorFactory) -> Da
     return DataSourceOut(
         id=source.id,
         name=source.name,
+        partition_key=source.partition_key,
         connector_type=source.connector_type,
         config=public_config(factory, source.connector_type, source.config),
         has_credentials=source.has_credentials,

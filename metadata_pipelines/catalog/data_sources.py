@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from croniter import croniter
 
+from metadata_pipelines.catalog.partition_keys import candidate_keys
 from metadata_pipelines.catalog.records import DataSource
 from metadata_pipelines.catalog.schema import data_sources
 from metadata_pipelines.catalog.secrets import CredentialCipher
@@ -66,13 +67,23 @@ class DataSourceRepository:
             "created_at": now,
             "updated_at": now,
         }
-        try:
-            with self._engine.begin() as connection:
-                connection.execute(data_sources.insert(), row)
-        except sa.exc.IntegrityError:
-            raise DuplicateDataSource(
-                f"tenant {tenant_id!r} already has a data source named {name!r}"
-            ) from None
+        # A concurrent create may take the chosen partition key between the lookup and the
+        # insert: then the next free candidate is chosen again (a taken name fails at once).
+        for _ in range(3):
+            try:
+                with self._engine.begin() as connection:
+                    row["partition_key"] = _free_partition_key(
+                        connection, tenant_id, name, row["id"]
+                    )
+                    connection.execute(data_sources.insert(), row)
+                break
+            except sa.exc.IntegrityError:
+                if self._name_taken(tenant_id, name):
+                    raise DuplicateDataSource(
+                        f"tenant {tenant_id!r} already has a data source named {name!r}"
+                    ) from None
+        else:
+            raise DuplicateDataSource(f"no free partition key for {name!r} in tenant {tenant_id!r}")
         return self.get(row["id"], tenant_id)
 
     def update(
@@ -86,7 +97,10 @@ class DataSourceRepository:
         sync_schedule: str | type[...] | None = ...,
         name: str | None = None,
     ) -> DataSource:
-        """Change what is given; raises ConfigurationError, DuplicateDataSource (a taken name)."""
+        """Change what is given; raises ConfigurationError, DuplicateDataSource (a taken name).
+
+        A rename keeps the partition key (and id): the source's Dagster history stays attached.
+        """
         current = self.get(data_source_id, tenant_id)
         values: dict[str, Any] = {"updated_at": utcnow()}
         if name is not None:
@@ -127,6 +141,44 @@ class DataSourceRepository:
             owner = f" for tenant {tenant_id!r}" if tenant_id is not None else ""
             raise DataSourceNotFound(f"data source {data_source_id!r} not found{owner}")
         return DataSource.model_validate(dict(row))
+
+    def get_by_partition_key(self, key: str) -> DataSource:
+        """The source a Dagster partition key names (in any tenant: keys are globally unique)."""
+        with self._engine.connect() as connection:
+            row = (
+                connection.execute(
+                    sa.select(*_PUBLIC_COLUMNS).where(data_sources.c.partition_key == key)
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise DataSourceNotFound(f"no data source has the partition key {key!r}")
+        return DataSource.model_validate(dict(row))
+
+    def for_partition(self, key: str) -> DataSource:
+        """The source of a Dagster run's partition key: its readable key, or its id.
+
+        Runs made before migration 0006 (and runs someone launches for a source's id by hand) carry
+        the id as their key; they still resolve until the partition-key migration re-tags them.
+        """
+        try:
+            return self.get_by_partition_key(key)
+        except DataSourceNotFound:
+            pass
+        try:
+            return self.get(key)
+        except DataSourceNotFound:
+            raise DataSourceNotFound(
+                f"no data source has the partition key (or id) {key!r}"
+            ) from None
+
+    def _name_taken(self, tenant_id: str, name: str) -> bool:
+        try:
+            self.find_by_name(tenant_id, name)
+        except DataSourceNotFound:
+            return False
+        return True
 
     def find_by_name(self, tenant_id: str, name: str) -> DataSource:
         with self._engine.connect() as connection:
@@ -206,10 +258,26 @@ class DataSourceRepository:
         return model.model_dump(mode="json", exclude_unset=True)
 
 
+def _free_partition_key(
+    connection: sa.Connection, tenant_id: str, name: str, data_source_id: str
+) -> str:
+    """The first of the source's candidate keys that no source holds (partition_keys.py)."""
+    candidates = candidate_keys(tenant_id, name, data_source_id)
+    taken = set(
+        connection.execute(
+            sa.select(data_sources.c.partition_key).where(
+                data_sources.c.partition_key.in_(candidates)
+            )
+        ).scalars()
+    )
+    return next((key for key in candidates if key not in taken), candidates[-1])
+
+
 _PUBLIC_COLUMNS = (
     data_sources.c.id,
     data_sources.c.tenant_id,
     data_sources.c.name,
+    data_sources.c.partition_key,
     data_sources.c.connector_type,
     data_sources.c.config,
     data_sources.c.credentials_encrypted.is_not(None).label("has_credentials"),

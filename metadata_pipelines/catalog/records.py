@@ -17,6 +17,7 @@ class DataSource(_Record):
     id: str
     tenant_id: str
     name: str
+    partition_key: str
     connector_type: str
     config: dict[str, Any]
     has_credentials: bool

@@ -33,6 +33,8 @@ data_sources = sa.Table(
     _id(),
     sa.Column("tenant_id", sa.String(64), nullable=False, index=True),
     sa.Column("name", sa.String(255), nullable=False),
+    # `<tenant>/<name>` slugged, fixed at creation (renames keep it): see partition_keys.py.
+    sa.Column("partition_key", sa.String(160), nullable=False, unique=True),
     sa.Column("connector_type", sa.String(64), nullable=False),
     sa.Column("config", sa.JSON, nullable=False),
     sa.Column("credentials_encrypted", sa.Text, nullable=True),

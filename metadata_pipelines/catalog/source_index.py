@@ -19,13 +19,19 @@ class SourceRef:
 
     id: str
     tenant_id: str
+    partition_key: str
     sync_schedule: str | None
 
 
 def enabled_sources(engine: sa.Engine, *, with_schedule: bool | None = None) -> list[SourceRef]:
     """Enabled sources; `with_schedule` True/False keeps only those with/without their own cron."""
     query = (
-        sa.select(data_sources.c.id, data_sources.c.tenant_id, data_sources.c.sync_schedule)
+        sa.select(
+            data_sources.c.id,
+            data_sources.c.tenant_id,
+            data_sources.c.partition_key,
+            data_sources.c.sync_schedule,
+        )
         .where(data_sources.c.enabled.is_(True))
         .order_by(data_sources.c.id)
     )

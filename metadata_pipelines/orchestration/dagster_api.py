@@ -13,7 +13,10 @@ from __future__ import annotations
 import dagster as dg
 
 PARTITION_TAG = "dagster/partition"
-"""The partition key of a partitioned run: here, the data source id."""
+"""The partition key of a partitioned run: here, the data source's readable partition key."""
+PARTITION_SET_TAG = "dagster/partition_set"
+"""Ties a partitioned run to its job's partition set: runs without it miss the partition status."""
+REPOSITORY_LABEL_TAG = ".dagster/repository"
 BACKFILL_TAG = "dagster/backfill"
 SCHEDULE_NAME_TAG = "dagster/schedule_name"
 SENSOR_NAME_TAG = "dagster/sensor_name"

@@ -20,18 +20,18 @@ from metadata_pipelines.orchestration.resources import CatalogResource
 logger = logging.getLogger(__name__)
 
 
-def tags_for_data_source(data_source_id: str) -> dict[str, str]:
+def tags_for_data_source(partition_key: str) -> dict[str, str]:
     """Tags for runs launched from the UI or a backfill, so they can be filtered and limited.
 
     Looked up when the run is created. If the catalog cannot answer, the run is still created and
     its first op adds the tags (or fails clearly for an unknown key).
     """
     try:
-        source = CatalogResource().get_catalog().data_sources.get(data_source_id)
+        source = CatalogResource().get_catalog().data_sources.for_partition(partition_key)
     except DataSourceNotFound:
         return {}
     except Exception as error:
-        logger.warning("run tags for %s not resolved: %s", data_source_id, type(error).__name__)
+        logger.warning("run tags for %s not resolved: %s", partition_key, type(error).__name__)
         return {}
     return run_tags.source_tags(source)
 
@@ -55,7 +55,7 @@ RETRY_ALL_STEPS = {RETRY_STRATEGY_TAG: "ALL_STEPS"}
     tags=RETRY_ALL_STEPS,
     description=(
         "Sync the metadata of one data source into the catalog: check the connection, "
-        "extract, persist. Partition key = data source id."
+        "extract, persist. Partition key = the data source's `<tenant>/<name>` key."
     ),
 )
 def metadata_sync_job() -> None:

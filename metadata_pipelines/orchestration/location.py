@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster._core.storage.tags import PARTITION_SET_TAG, REPOSITORY_LABEL_TAG
+from metadata_pipelines.orchestration.dagster_api import PARTITION_SET_TAG, REPOSITORY_LABEL_TAG
 
 LOCATION_NAME = "metadata_pipelines"  # as in the repository's workspace.yaml
 REPOSITORY_NAME = "__repository__"  # Dagster's name for the repository of a Definitions object

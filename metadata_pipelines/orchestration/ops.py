@@ -67,6 +67,7 @@ class SyncTarget(BaseModel):
     tenant_id: str
     data_source_id: str
     data_source_name: str
+    partition_key: str
     connector_type: str
     connector_run_id: str
 
@@ -96,6 +97,7 @@ def check_source_connection(
         tenant_id=source.tenant_id,
         data_source_id=source.id,
         data_source_name=source.name,
+        partition_key=source.partition_key,
         connector_type=source.connector_type,
         connector_run_id=connector_run.id,
     )
@@ -336,15 +338,16 @@ def _resolve_source(context: dg.OpExecutionContext, db: CatalogDatabase) -> Data
     if not context.has_partition_key:
         raise dg.Failure(
             "metadata_sync runs for one data source: launch it for a partition "
-            "(the partition key is the data source id)",
+            "(the partition key is the data source's `<tenant>/<name>` key)",
             allow_retries=False,
         )
     key = context.partition_key
     try:
-        source = db.data_sources.get(key)
+        source = db.data_sources.for_partition(key)
     except DataSourceNotFound:
         raise dg.Failure(
-            f"no data source with id {key!r}: the partition key must be a registered data source id",
+            f"no data source with the partition key {key!r}: the partition key must be a "
+            "registered data source's key (`metadata-pipelines sources list` shows them)",
             allow_retries=False,
         ) from None
     expected_tenant = context.run.tags.get(run_tags.TENANT)
@@ -488,6 +491,7 @@ def _observe(
 ) -> None:
     observe_source(
         context,
+        partition_key=target.partition_key,
         tenant_id=target.tenant_id,
         data_source_id=target.data_source_id,
         data_source_name=target.data_source_name,

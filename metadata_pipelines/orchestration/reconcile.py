@@ -34,7 +34,7 @@ def reconcile_run(
     data_source_id = None
     if key:
         try:
-            source = db.data_sources.get(key)
+            source = db.data_sources.for_partition(key)
         except DataSourceNotFound:
             source = None
         if source is not None and tenant_id in (None, source.tenant_id):

@@ -45,7 +45,7 @@ def launch_request(run: ConnectorRun, source: DataSource) -> dg.RunRequest:
     """The Dagster run request for a pending row: one run key per row, so it launches once."""
     return dg.RunRequest(
         run_key=f"connector-run:{run.id}",
-        partition_key=source.id,
+        partition_key=source.partition_key,
         tags={
             **run_tags.source_tags(source),
             run_tags.TRIGGER: run.trigger or "application",

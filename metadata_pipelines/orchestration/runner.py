@@ -19,6 +19,10 @@ from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PAR
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.liveness import Heartbeat, expire_stale_runs, worker_name
 from metadata_pipelines.orchestration.location import location_tags
+from metadata_pipelines.orchestration.partition_migration import (
+    SYNC_BUDGET_SECONDS,
+    ensure_migrated,
+)
 from metadata_pipelines.orchestration.partitions import ensure_partition
 from metadata_pipelines.orchestration.reconcile import reconcile_run
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
@@ -70,11 +74,13 @@ def execute_sync(
     catalog_resource: CatalogResource = resources["catalog"]
     catalog = catalog_resource.get_catalog()
     source = catalog.data_sources.get(data_source_id, tenant_id)
+    # An instance still on id partitions moves to keys (a bounded share per sync; see the module).
+    ensure_migrated(instance, catalog, SYNC_BUDGET_SECONDS)
     expire_stale_runs(catalog, instance, source.id)
     active = instance.get_runs(
         filters=dg.RunsFilter(
             job_name=metadata_sync_job.name,
-            tags={PARTITION_TAG: source.id},
+            tags={PARTITION_TAG: source.partition_key},
             statuses=list(IN_FLIGHT_STATUSES),
         ),
         limit=1,
@@ -84,7 +90,7 @@ def execute_sync(
             f"data source {source.name!r} already has a sync {active[0].status.value.lower()} "
             f"(Dagster run {active[0].run_id}); try again when it has finished"
         )
-    ensure_partition(instance, source.id)
+    ensure_partition(instance, source.partition_key)
     dagster_run_id = run_id or str(uuid.uuid4())
     try:
         claimed = catalog.connector_runs.claim(
@@ -111,7 +117,7 @@ def execute_sync(
     with Heartbeat(catalog, claimed.id), _IN_PROCESS_RUNS, _sigterm_as_found():
         result = metadata_sync_job.execute_in_process(
             instance=instance,
-            partition_key=source.id,
+            partition_key=source.partition_key,
             run_id=dagster_run_id,
             tags=tags,
             resources=resources,

@@ -6,8 +6,9 @@ METADATA_PIPELINES_DAILY_SYNC_CRON, default 02:00). Sources with one are synced 
 matches that minute, so thousands of sources need no Dagster schedule each. Both evaluate cron in
 METADATA_PIPELINES_SCHEDULE_TIMEZONE (default UTC).
 
-Run keys are `<source id>:<tick minute>`, so one tick never launches a source twice (also when the
-daemon re-evaluates a tick). A source that already has a sync pending, queued or running is skipped.
+Run keys are `<source id>:<tick minute>` (the id: it never changes), so one tick never launches a
+source twice (also when the daemon re-evaluates a tick). A source that already has a sync pending,
+queued or running is skipped.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from metadata_pipelines.orchestration.resources import CatalogResource
 from metadata_pipelines.settings import get_settings
 
 
-def busy_source_ids(instance: dg.DagsterInstance, db: CatalogDatabase) -> set[str]:
-    """Sources with a pending connector run or an in-flight Dagster run (two queries)."""
+def busy_sources(instance: dg.DagsterInstance, db: CatalogDatabase) -> set[str]:
+    """Ids of sources with a pending connector run, and partition keys (or, for a run made before
+    the keys, ids) of sources with an in-flight Dagster run (two queries)."""
     in_flight = instance.get_runs(
         dg.RunsFilter(job_name=metadata_sync_job.name, statuses=list(IN_FLIGHT_STATUSES))
     )
@@ -51,17 +53,19 @@ def _requests(
     tick: datetime,
 ) -> list[dg.RunRequest]:
     partitions = set(context.instance.get_dynamic_partitions(DATA_SOURCES_PARTITION))
-    busy = busy_source_ids(context.instance, db)
+    busy = busy_sources(context.instance, db)
     minute = tick.strftime("%Y-%m-%dT%H:%M%z")
     requests = []
     for source in due:
         # A source without a partition yet gets its first sync from data_source_sensor.
-        if source.id in busy or source.id not in partitions:
+        if source.id in busy or source.partition_key in busy:
+            continue
+        if source.partition_key not in partitions:
             continue
         requests.append(
             dg.RunRequest(
                 run_key=f"{source.id}:{minute}",
-                partition_key=source.id,
+                partition_key=source.partition_key,
                 tags={run_tags.TRIGGER: "schedule"},
             )
         )

@@ -1,10 +1,12 @@
 """Sensors that keep Dagster in step with the catalog's data sources.
 
-`data_source_sensor`: one partition per enabled data source. A new (or re-enabled) source gets a
-partition and a pending first sync; a removed or disabled one loses its partition, and its queued
-runs are canceled. A cursor holds a fingerprint of the data_sources table, so an idle tick is one
-aggregate query; a full comparison runs when the fingerprint changes and every few minutes anyway
-(to repair partitions changed by hand).
+`data_source_sensor`: one partition per enabled data source, keyed by its readable partition key.
+A new (or re-enabled) source gets a partition and a pending first sync; a removed or disabled one
+loses its partition, and its queued runs are canceled. A cursor holds a fingerprint of the
+data_sources table, so an idle tick is one aggregate query (and one look at the partition-key
+migration's marker: an instance that still has id partitions is migrated first, see
+partition_migration.py); a full comparison runs when the fingerprint changes and every few minutes
+anyway (to repair partitions changed by hand).
 
 `run_request_sensor`: launches pending connector runs (from the application, or from the sensor
 above). The run carries the row's id in a tag and adopts the row; the run key is the row id, so a
@@ -23,6 +25,10 @@ from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.source_index import enabled_sources, sources_fingerprint
 from metadata_pipelines.orchestration.dagster_api import PARTITION_TAG
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
+from metadata_pipelines.orchestration.partition_migration import (
+    SENSOR_BUDGET_SECONDS,
+    ensure_migrated,
+)
 from metadata_pipelines.orchestration.partitions import (
     DATA_SOURCES_PARTITION,
     data_source_partitions,
@@ -59,25 +65,31 @@ def data_source_sensor(
     context: dg.SensorEvaluationContext, catalog: CatalogResource
 ) -> dg.SensorResult | dg.SkipReason:
     db = catalog.get_catalog()
+    migrated = ensure_migrated(context.instance, db, SENSOR_BUDGET_SECONDS)
+    if migrated is not None:
+        context.log.info(f"partition keys migrated: {migrated.summary()}")
+        if not migrated.complete:  # until then a moved partition would look like a new source
+            return dg.SkipReason(f"moving partitions to readable keys: {migrated.summary()}")
     fingerprint = sources_fingerprint(db.engine)
     previous = json.loads(context.cursor) if context.cursor else {}
     now = time.time()
     if (
-        previous.get("fingerprint") == fingerprint
+        migrated is None
+        and previous.get("fingerprint") == fingerprint
         and now - previous.get("checked_at", 0) < FULL_CHECK_SECONDS
     ):
         return dg.SkipReason("no data source was added, removed, enabled or disabled")
 
-    enabled = {source.id: source for source in enabled_sources(db.engine)}
+    enabled = {source.partition_key: source for source in enabled_sources(db.engine)}
     partitions = set(context.instance.get_dynamic_partitions(DATA_SOURCES_PARTITION))
     to_add = sorted(set(enabled) - partitions)
     to_remove = sorted(partitions - set(enabled))
 
     requested = 0
-    for source_id in to_add:
+    for key in to_add:
         try:
             _, created = db.connector_runs.create_pending(
-                enabled[source_id].tenant_id, source_id, trigger="sensor"
+                enabled[key].tenant_id, enabled[key].id, trigger="sensor"
             )
         except DataSourceNotFound:  # removed between the two queries
             continue
@@ -143,9 +155,9 @@ def run_request_sensor(
                 only_if_unfinished=True,
             )
             continue
-        if source.id not in partitions:
-            new_partitions.append(source.id)
-            partitions.add(source.id)
+        if source.partition_key not in partitions:
+            new_partitions.append(source.partition_key)
+            partitions.add(source.partition_key)
         run_requests.append(launch_request(row, source))
     return dg.SensorResult(
         run_requests=run_requests,

@@ -25,6 +25,7 @@ def test_create_returns_the_source_and_requests_its_first_sync(client, sample_pa
     body = response.json()
     assert response.headers["location"] == f"{SOURCES}/{body['id']}"
     assert body["name"] == "shop"
+    assert body["partition_key"] == f"{client.tenant_id}/shop"
     assert body["connector_type"] == "sqlite"
     assert body["config"] == {"path": sample_path}
     assert body["has_credentials"] is False

@@ -116,7 +116,8 @@ def test_runs_requested_over_http_are_launched_by_the_daemon_and_read_back(
             assert run["links"]["dagster_run"] == f"{deployment.url}/runs/{run['dagster_run_id']}"
             dagster_run = deployment.instance.get_run_by_id(run["dagster_run_id"])
             assert dagster_run.tags[run_tags.CONNECTOR_RUN_ID] == run["id"]
-            assert dagster_run.tags["dagster/partition"] == source["id"]
+            assert dagster_run.tags["dagster/partition"] == source["partition_key"]
+            assert dagster_run.tags[run_tags.DATA_SOURCE_ID] == source["id"]
         assert first["stats"]["inserted"] > 0
         assert second["stats"]["inserted"] == 0  # nothing changed in between
         assert [run["id"] for run in history["items"]] == [second["id"], first["id"]]

@@ -49,6 +49,7 @@ def test_naive_catalog_timestamps_are_returned_as_utc():
         id="s",
         tenant_id="t",
         name="n",
+        partition_key="t/n",
         connector_type="sqlite",
         config={"path": "/x.db"},
         has_credentials=False,

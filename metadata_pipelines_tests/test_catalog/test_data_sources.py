@@ -73,6 +73,55 @@ def test_names_are_unique_per_tenant(catalog, tenant_id):
     _create(catalog, "another-tenant")  # same name, other tenant: fine
 
 
+def test_partition_keys_are_readable_unique_and_kept_across_a_rename(catalog, tenant_id):
+    first = _create(catalog, tenant_id, name="Finance DB")
+    assert first.partition_key == f"{tenant_id}/finance-db"
+    alike = _create(catalog, tenant_id, name="finance.db")  # slugs the same: a short id suffix
+    assert alike.partition_key == f"{tenant_id}/finance-db-{alike.id[:8]}"
+    accented = _create(catalog, tenant_id, name="Données, [clients]*")
+    assert accented.partition_key == f"{tenant_id}/donnees-clients"
+    long_name = _create(catalog, tenant_id, name="x" * 255)
+    assert long_name.partition_key == f"{tenant_id}/{'x' * 60}"
+
+    renamed = catalog.data_sources.update(first.id, tenant_id, name="Treasury")
+    assert (renamed.name, renamed.partition_key) == ("Treasury", first.partition_key)
+    # The old name is free again, but its key stays with the renamed source.
+    reused = _create(catalog, tenant_id, name="Finance DB")
+    assert reused.partition_key == f"{tenant_id}/finance-db-{reused.id[:8]}"
+
+    assert catalog.data_sources.get_by_partition_key(first.partition_key).id == first.id
+    assert catalog.data_sources.for_partition(first.partition_key).id == first.id
+    assert catalog.data_sources.for_partition(first.id).id == first.id  # a run from before 0006
+    with pytest.raises(DataSourceNotFound, match="partition key"):
+        catalog.data_sources.for_partition(f"{tenant_id}/nothing")
+
+
+def test_a_taken_partition_key_is_chosen_again_when_two_creates_race(catalog, tenant_id):
+    """The key is chosen, then inserted: a source inserted in between by another process with the
+    same key makes the insert fail on the unique key, and the next free candidate is taken."""
+    first = _create(catalog, tenant_id, name="race")
+    seen = []
+
+    def steal_the_key(connection, _cursor, statement, parameters, *_rest) -> None:
+        if statement.startswith("INSERT INTO data_sources") and not seen:
+            seen.append(parameters)
+            with catalog.engine.begin() as other:
+                other.execute(
+                    sa.text("UPDATE data_sources SET partition_key = :key WHERE id = :id"),
+                    {"key": f"{tenant_id}/race-2", "id": first.id},
+                )
+
+    sa.event.listen(catalog.engine, "before_cursor_execute", steal_the_key)
+    try:
+        second = _create(catalog, tenant_id, name="Race 2")
+    finally:
+        sa.event.remove(catalog.engine, "before_cursor_execute", steal_the_key)
+    assert seen
+    assert second.partition_key == f"{tenant_id}/race-2-{second.id[:8]}"
+    with pytest.raises(DuplicateDataSource, match="named 'race'"):
+        _create(catalog, tenant_id, name="race")
+
+
 def test_tenant_scoping(catalog, tenant_id):
     source = _create(catalog, tenant_id)
     with pytest.raises(DataSourceNotFound):

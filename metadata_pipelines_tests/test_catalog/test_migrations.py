@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -21,12 +23,11 @@ from metadata_pipelines_tests.fakes.unity_catalog_server import (
     struct_type,
 )
 from metadata_pipelines_tests.test_extractors.databricks_support import (
-    TOKEN,
-    populate,
-    run,
+    extractor as databricks_extractor,
 )
 from metadata_pipelines_tests.test_extractors.databricks_support import (
-    extractor as databricks_extractor,
+    populate,
+    run,
 )
 from metadata_pipelines_tests.test_extractors.mysql_fixture import (
     ODD_COLUMNS,
@@ -135,6 +136,45 @@ def _persist_as_of_0002(
                 )
 
 
+@dataclass(frozen=True)
+class _OldSource:
+    id: str
+
+
+def _source_before_0006(
+    engine: sa.Engine, tenant_id: str, name: str, connector_type: str = "sqlite", **extra: object
+) -> _OldSource:
+    """A data_sources row as revisions 0001-0005 held it (no partition_key); config unused."""
+    source_id = new_id()
+    now = utcnow()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.table("data_sources", *(sa.column(c) for c in _OLD_SOURCE_ROW)).insert(),
+            {
+                "id": source_id,
+                "tenant_id": tenant_id,
+                "name": name,
+                "connector_type": connector_type,
+                "config": json.dumps({}),
+                "enabled": True,
+                "created_at": extra.get("created_at", now),
+                "updated_at": now,
+            },
+        )
+    return _OldSource(source_id)
+
+
+_OLD_SOURCE_ROW = (
+    "id",
+    "tenant_id",
+    "name",
+    "connector_type",
+    "config",
+    "enabled",
+    "created_at",
+    "updated_at",
+)
+
 _OLD_FIELD_ROW = (
     *_FIELDS_0002,
     "id",
@@ -177,20 +217,8 @@ def test_0003_migrates_a_catalog_holding_mysql_and_databricks_assets(
     migrate.upgrade(engine, "0002")
     catalog = CatalogDatabase(catalog_url, cipher)
     sources = {
-        "mysql": catalog.data_sources.create(
-            tenant_id=tenant_id,
-            name="shop",
-            connector_type="mysql",
-            config=root_config(mysql_schema),
-            credentials=root_credentials(),
-        ),
-        "databricks": catalog.data_sources.create(
-            tenant_id=tenant_id,
-            name="lakehouse",
-            connector_type="databricks",
-            config={"workspace_url": fake.url, "http_path": "/sql/1.0/warehouses/fakewarehouse01"},
-            credentials={"access_token": TOKEN},
-        ),
+        "mysql": _source_before_0006(engine, tenant_id, "shop", "mysql"),
+        "databricks": _source_before_0006(engine, tenant_id, "lakehouse", "databricks"),
     }
     results = {"mysql": mysql_result, "databricks": databricks_result}
     for kind, source in sources.items():
@@ -257,3 +285,74 @@ def test_postgresql_gets_a_trigram_index_for_asset_search(postgres_database_url)
     indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("assets")}
     engine.dispose()
     assert "ix_assets_qualified_name_trgm" in indexes
+
+
+# 0006: readable partition keys --------------------------------------------------------------------
+
+
+def test_0006_gives_existing_sources_unique_readable_partition_keys(catalog_url, cipher):
+    engine = create_catalog_engine(catalog_url)
+    migrate.upgrade(engine, "0005")
+    start = utcnow()
+    made = {
+        (tenant, name): _source_before_0006(
+            engine, tenant, name, created_at=start + timedelta(seconds=order)
+        ).id
+        for order, (tenant, name) in enumerate(
+            [
+                ("acme", "Finance DB"),
+                ("acme", "finance.db"),  # slugs like the older one: gets the short id
+                ("Acme", "Finance DB"),  # another tenant whose id slugs alike
+                ("acme", "Données Clients"),
+                ("globex", "Finance DB"),
+                ("globex", "***"),
+            ]
+        )
+    }
+
+    with engine.begin() as connection:  # history that must survive the table's rebuild on SQLite
+        connection.execute(
+            sa.text(
+                "INSERT INTO connector_runs (id, tenant_id, data_source_id, run_type, status, "
+                "attempts, will_retry, created_at) VALUES "
+                "(:id, 'acme', :source, 'metadata', 'succeeded', 1, false, :now)"
+            ),
+            {"id": new_id(), "source": made["acme", "Finance DB"], "now": start},
+        )
+
+    migrate.upgrade(engine)
+
+    with engine.connect() as connection:
+        runs = connection.execute(sa.text("SELECT data_source_id FROM connector_runs")).all()
+    assert runs == [(made["acme", "Finance DB"],)]
+    with engine.connect() as connection:
+        keys = dict(connection.execute(sa.text("SELECT id, partition_key FROM data_sources")).all())
+    by_name = {source: keys[source_id] for source, source_id in made.items()}
+    assert by_name == {
+        ("acme", "Finance DB"): "acme/finance-db",
+        ("acme", "finance.db"): f"acme/finance-db-{made['acme', 'finance.db'][:8]}",
+        ("Acme", "Finance DB"): f"acme/finance-db-{made['Acme', 'Finance DB'][:8]}",
+        ("acme", "Données Clients"): "acme/donnees-clients",
+        ("globex", "Finance DB"): "globex/finance-db",
+        ("globex", "***"): "globex/source",
+    }
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE data_sources SET partition_key = 'acme/finance-db' WHERE id = :id"),
+            {"id": made["globex", "Finance DB"]},
+        )
+    migrate.upgrade(engine)  # nothing left to do
+    catalog = CatalogDatabase(catalog_url, cipher)
+    assert catalog.data_sources.get(made["acme", "Finance DB"]).partition_key == "acme/finance-db"
+    catalog.dispose()
+
+    migrate.downgrade(engine, "0005")
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("data_sources")}
+    assert "partition_key" not in columns
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        again = dict(
+            connection.execute(sa.text("SELECT id, partition_key FROM data_sources")).all()
+        )
+    assert again == keys  # the same keys when computed again
+    engine.dispose()

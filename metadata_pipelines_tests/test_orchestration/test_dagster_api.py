@@ -13,6 +13,8 @@ def test_tags_are_dagsters_own():
     from dagster._core.storage import tags  # private: that is why this test exists
 
     assert dagster_api.PARTITION_TAG == tags.PARTITION_NAME_TAG
+    assert dagster_api.PARTITION_SET_TAG == tags.PARTITION_SET_TAG
+    assert dagster_api.REPOSITORY_LABEL_TAG == tags.REPOSITORY_LABEL_TAG
     assert dagster_api.BACKFILL_TAG == tags.BACKFILL_ID_TAG
     assert dagster_api.SCHEDULE_NAME_TAG == tags.SCHEDULE_NAME_TAG
     assert dagster_api.SENSOR_NAME_TAG == tags.SENSOR_NAME_TAG

@@ -89,7 +89,8 @@ def test_daemon_and_webserver_keep_connector_runs_in_step_with_dagster(
                 connector_type="sqlite",
                 config={"path": str(broken_path)},
             )
-            ids = {shop.id, shop2.id, broken.id}
+            ids = {shop.partition_key, shop2.partition_key, broken.partition_key}
+            assert ids == {f"{tenant}/shop", f"{tenant}/shop-copy", f"{tenant}/broken"}
             wait_for(
                 "the sensor to add a partition per source",
                 lambda: set(instance.get_dynamic_partitions(DATA_SOURCES_PARTITION)) == ids,
@@ -134,7 +135,10 @@ def test_daemon_and_webserver_keep_connector_runs_in_step_with_dagster(
 
     for run_id, record in records.items():
         run, row = record.dagster_run, rows[run_id]
-        assert row.data_source_id == run.tags["dagster/partition"]
+        assert (
+            row.data_source_id
+            == catalog.data_sources.for_partition(run.tags["dagster/partition"]).id
+        )
         assert run.tags[run_tags.TENANT] == tenant
         assert run.tags[run_tags.DATA_SOURCE_ID] == row.data_source_id
         assert run.tags[run_tags.CONNECTOR_TYPE] == "sqlite"
@@ -192,13 +196,13 @@ def test_daemon_and_webserver_keep_connector_runs_in_step_with_dagster(
 
     # Runs of one source never overlapped; at least one of them had to wait in the queue.
     waited = 0
-    for source_id in ids:
+    for key in ids:
         mine = sorted(
-            (r for r in records.values() if r.dagster_run.tags["dagster/partition"] == source_id),
+            (r for r in records.values() if r.dagster_run.tags["dagster/partition"] == key),
             key=lambda r: r.start_time,
         )
         for earlier, later in itertools.pairwise(mine):
-            assert earlier.end_time <= later.start_time, source_id
+            assert earlier.end_time <= later.start_time, key
             waited += later.create_timestamp.timestamp() < earlier.end_time
     assert waited >= 1
     # The global limit (3) held at every moment.

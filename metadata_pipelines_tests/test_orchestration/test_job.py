@@ -81,7 +81,8 @@ def test_successful_sync_records_a_matching_connector_run(
     assert run.stats["extracted"]["table"] == 2
     dagster_run = dagster_instance.get_run_by_id(outcome.dagster_run_id)
     assert dagster_run.status is dg.DagsterRunStatus.SUCCESS
-    assert dagster_run.tags["dagster/partition"] == source.id
+    assert dagster_run.tags["dagster/partition"] == source.partition_key
+    assert dagster_run.tags[run_tags.DATA_SOURCE_ID] == source.id
     assert dagster_run.tags[run_tags.TENANT] == tenant_id
     assert dagster_run.tags[run_tags.DATA_SOURCE_NAME] == source.name
     assert dagster_run.tags[run_tags.CONNECTOR_TYPE] == SCRIPTED
@@ -192,7 +193,7 @@ def test_unknown_partition_key_fails_clearly(dagster_instance, job_resources, jo
 
     assert not result.success
     failure = result.failure_data_for_node("check_connection")
-    assert "no data source with id 'no-such-source'" in failure.error.message
+    assert "no data source with the partition key 'no-such-source'" in failure.error.message
     assert dagster_instance.has_dynamic_partition(DATA_SOURCES_PARTITION, "no-such-source")
 
 
@@ -247,10 +248,10 @@ def test_in_process_sync_refuses_while_the_source_has_an_active_run(
     from metadata_pipelines.orchestration.runner import SyncAlreadyRunning
 
     source = _register(job_catalog, tenant_id, tmp_path, source_file)
-    ensure_partition(dagster_instance, source.id)
+    ensure_partition(dagster_instance, source.partition_key)
     active = dagster_instance.create_run_for_job(
         metadata_sync_job,
-        tags={"dagster/partition": source.id},
+        tags={"dagster/partition": source.partition_key},
         status=dg.DagsterRunStatus.NOT_STARTED,
     )
 

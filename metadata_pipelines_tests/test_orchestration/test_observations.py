@@ -36,7 +36,7 @@ def test_each_sync_observes_its_source_with_counts_status_and_changes(
         config={"source_file": str(source_file), "attempts_file": str(tmp_path / "n")},
         credentials={"password": SECRET},
     )
-    key = source_asset_key("acme", "sales-db")
+    key = source_asset_key(source.partition_key)
     assert key.path == ["data_sources", "acme", "sales-db"]
 
     first = execute_sync(
@@ -72,3 +72,12 @@ def test_each_sync_observes_its_source_with_counts_status_and_changes(
     assert observed[2]["connector_run_status"] == "failed"
     assert observed[2]["error_code"] == "authentication_failed"
     assert SECRET not in repr(observed)
+
+    # A rename keeps the partition key, so the Catalog keeps one asset with one history.
+    catalog.data_sources.update(source.id, "acme", name="Sales DB (EU)")
+    renamed = execute_sync(source.id, "acme", instance=dagster_instance, resources=job_resources)
+    latest = _observations(dagster_instance, key)[-1]
+    assert latest.run_id == renamed.dagster_run_id
+    assert _metadata(latest)["data_source_name"] == "Sales DB (EU)"
+    run = dagster_instance.get_run_by_id(renamed.dagster_run_id)
+    assert run.tags["dagster/partition"] == "acme/sales-db"

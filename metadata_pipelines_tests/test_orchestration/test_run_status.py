@@ -105,7 +105,9 @@ def test_unknown_partition_key_ends_with_a_failed_row_and_dagsters_error(
     assert row.status is RunStatus.FAILED
     assert row.data_source_id is None and row.tenant_id is None
     assert row.error_code == "step_failed"
-    assert row.error_message.startswith("check_connection: no data source with id 'ghost-source'")
+    assert row.error_message.startswith(
+        "check_connection: no data source with the partition key 'ghost-source'"
+    )
     assert row.attempts == 0
     assert row.trigger == "manual"
     assert row.started_at is not None and row.finished_at >= row.started_at

@@ -40,7 +40,7 @@ def sources(job_catalog, queued_instance, tenant_id, tmp_path):
         "off": register(job_catalog, tenant_id, tmp_path, "off", enabled=False),
     }
     for source in made.values():
-        ensure_partition(queued_instance, source.id)
+        ensure_partition(queued_instance, source.partition_key)
     made["new"] = register(job_catalog, tenant_id, tmp_path, "new")
     return made
 
@@ -58,8 +58,8 @@ def test_daily_schedule_syncs_every_idle_enabled_source_without_its_own_cron(
     requests = _evaluate(daily_metadata_sync, queued_instance, job_resources)
 
     by_key = {r.partition_key: r for r in requests}
-    assert set(by_key) == {sources["daily"].id, sources["daily2"].id}
-    request = by_key[sources["daily"].id]
+    assert set(by_key) == {sources["daily"].partition_key, sources["daily2"].partition_key}
+    request = by_key[sources["daily"].partition_key]
     assert request.run_key == f"{sources['daily'].id}:2026-03-02T10:05+0000"
     assert request.tags[run_tags.TRIGGER] == "schedule"
 
@@ -80,7 +80,7 @@ def test_sources_with_a_sync_in_flight_are_skipped(
     sources, queued_instance, job_resources, job_catalog, tenant_id
 ):
     request_metadata_sync(sources["daily"].id, tenant_id, catalog=job_catalog)  # pending row
-    queued_run(queued_instance, sources["daily2"].id)  # waiting in Dagster's queue
+    queued_run(queued_instance, sources["daily2"].partition_key)  # waiting in Dagster's queue
 
     result = _evaluate(daily_metadata_sync, queued_instance, job_resources)
 
@@ -98,11 +98,11 @@ def test_per_source_cron_launches_only_the_sources_due_this_minute(
         per_source_cron_sync, queued_instance, job_resources, TICK.replace(minute=6)
     )
 
-    assert [r.partition_key for r in due] == [sources["every5"].id]
+    assert [r.partition_key for r in due] == [sources["every5"].partition_key]
     assert due[0].run_key == f"{sources['every5'].id}:2026-03-02T10:05+0000"
     assert due[0].tags[run_tags.TRIGGER] == "schedule"
     assert sorted(r.partition_key for r in at_three) == sorted(
-        [sources["every5"].id, sources["at3"].id]
+        [sources["every5"].partition_key, sources["at3"].partition_key]
     )
     assert isinstance(not_due, dg.SkipReason)
     assert "10:06" in not_due.skip_message
@@ -117,5 +117,5 @@ def test_per_source_cron_ignores_disabled_sources_and_follows_schedule_changes(
     due = _evaluate(per_source_cron_sync, queued_instance, job_resources)  # a Monday, 10:05
     daily = _evaluate(daily_metadata_sync, queued_instance, job_resources)
 
-    assert [r.partition_key for r in due] == [sources["daily"].id]
-    assert [r.partition_key for r in daily] == [sources["daily2"].id]
+    assert [r.partition_key for r in due] == [sources["daily"].partition_key]
+    assert [r.partition_key for r in daily] == [sources["daily2"].partition_key]

@@ -55,7 +55,7 @@ def test_new_sources_get_a_partition_and_one_pending_first_sync(
 
     result = _tick(data_source_sensor, queued_instance, job_resources)
 
-    assert _partitions(queued_instance) == {first.id, second.id}
+    assert _partitions(queued_instance) == {first.partition_key, second.partition_key}
     assert result.run_requests == []  # run_request_sensor launches the pending rows
     pending = job_catalog.connector_runs.list_unlaunched()
     assert sorted(r.data_source_id for r in pending) == sorted([first.id, second.id])
@@ -64,7 +64,7 @@ def test_new_sources_get_a_partition_and_one_pending_first_sync(
         assert row.trigger == "sensor"
         assert row.tenant_id == tenant_id
         assert row.dagster_run_id is None and row.attempts == 0
-    assert disabled.id not in _partitions(queued_instance)
+    assert disabled.partition_key not in _partitions(queued_instance)
 
     again = _tick(data_source_sensor, queued_instance, job_resources, cursor=result.cursor)
     assert isinstance(again, dg.SkipReason)
@@ -85,26 +85,28 @@ def test_disabled_and_removed_sources_lose_their_partition_and_queued_runs(
     disable = register(job_catalog, tenant_id, tmp_path, "disable")
     remove = register(job_catalog, tenant_id, tmp_path, "remove")
     cursor = _tick(data_source_sensor, queued_instance, job_resources).cursor
-    waiting = queued_run(queued_instance, disable.id)
-    other = queued_run(queued_instance, keep.id)
+    waiting = queued_run(queued_instance, disable.partition_key)
+    other = queued_run(queued_instance, keep.partition_key)
 
     job_catalog.data_sources.update(disable.id, tenant_id, enabled=False)
     job_catalog.data_sources.remove(remove.id, tenant_id)
     result = _tick(data_source_sensor, queued_instance, job_resources, cursor=cursor)
 
-    assert _partitions(queued_instance) == {keep.id}
+    assert _partitions(queued_instance) == {keep.partition_key}
     deletes = [
         r
         for r in result.dynamic_partitions_requests
         if isinstance(r, dg.DeleteDynamicPartitionsRequest)
     ]
-    assert sorted(deletes[0].partition_keys) == sorted([disable.id, remove.id])
+    assert sorted(deletes[0].partition_keys) == sorted(
+        [disable.partition_key, remove.partition_key]
+    )
     assert queued_instance.get_run_by_id(waiting.run_id).status is dg.DagsterRunStatus.CANCELED
     assert queued_instance.get_run_by_id(other.run_id).status is dg.DagsterRunStatus.QUEUED
 
     job_catalog.data_sources.update(disable.id, tenant_id, enabled=True)
     _tick(data_source_sensor, queued_instance, job_resources, cursor=result.cursor)
-    assert _partitions(queued_instance) == {keep.id, disable.id}
+    assert _partitions(queued_instance) == {keep.partition_key, disable.partition_key}
 
 
 def test_a_hand_made_partition_is_removed_at_the_next_full_check(
@@ -155,10 +157,10 @@ def test_application_request_is_launched_once_and_adopted_by_its_run(
     assert duplicate.id == row.id
     assert row.status is RunStatus.PENDING and row.trigger == "application"
     result = _tick(run_request_sensor, dagster_instance, job_resources)
-    assert source.id in _partitions(dagster_instance)  # added by the same tick
+    assert source.partition_key in _partitions(dagster_instance)  # added by the same tick
     [request] = result.run_requests
     assert request.run_key == f"connector-run:{row.id}"
-    assert request.partition_key == source.id
+    assert request.partition_key == source.partition_key == f"{tenant_id}/app"
     assert request.tags[run_tags.CONNECTOR_RUN_ID] == row.id
     assert request.tags[run_tags.TRIGGER] == "application"
     assert request.tags[run_tags.TENANT] == tenant_id
