@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from croniter import croniter
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     handover_retention_days: float = Field(
         default=7.0, gt=0, description="what failed runs left in the handover is removed after"
     )
+    executor: Literal["in_process", "multiprocess", "celery"] = Field(
+        default="in_process",
+        description="where the steps of a daemon-launched run execute (orchestration/executors.py)",
+    )
+    celery_broker_url: SecretStr | None = Field(
+        default=None,
+        description="Celery executor: the broker (RabbitMQ), amqp://user:password@host:5672/vhost",
+    )
     dagster_home: Path | None = Field(
         default=None, validation_alias=DAGSTER_HOME_ENV, description="Dagster instance home"
     )
@@ -135,6 +143,10 @@ class Settings(BaseSettings):
         return self.handover_url or str(self.dagster_instance_home() / "handover")
 
 
+# Never echoed in an error message: they hold keys or passwords.
+SECRET_FIELDS = frozenset({"secret_key", "celery_broker_url"})
+
+
 class SettingsError(ValueError):
     """An environment variable holds a value the project cannot use."""
 
@@ -153,7 +165,7 @@ def _message(error: ValidationError) -> str:
     for item in error.errors(include_url=False):
         field = str(item["loc"][0]) if item["loc"] else ""
         name = Settings.variable(field) if field in Settings.model_fields else field
-        shown = "" if field == "secret_key" else f"={_shown(item.get('input'))}"
+        shown = "" if field in SECRET_FIELDS else f"={_shown(item.get('input'))}"
         problems.append(f"{name}{shown}: {item['msg']}")
     return "invalid environment: " + "; ".join(problems)
 

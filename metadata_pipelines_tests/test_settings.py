@@ -61,6 +61,7 @@ def test_values_are_read_from_the_environment(monkeypatch, tmp_path):
         ("METADATA_PIPELINES_SENSOR_INTERVAL_SECONDS", "1.5", "valid integer"),
         ("METADATA_PIPELINES_DAILY_SYNC_CRON", "every day", "5-field cron"),
         ("METADATA_PIPELINES_SCHEDULE_TIMEZONE", "Mars/Olympus", "IANA timezone"),
+        ("METADATA_PIPELINES_EXECUTOR", "kubernetes", "'in_process', 'multiprocess' or 'celery'"),
     ],
 )
 def test_a_bad_value_names_its_variable(monkeypatch, variable, value, problem):

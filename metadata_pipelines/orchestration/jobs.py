@@ -9,6 +9,7 @@ import dagster as dg
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.dagster_api import RETRY_STRATEGY_TAG
+from metadata_pipelines.orchestration.executors import sync_executor
 from metadata_pipelines.orchestration.ops import (
     check_source_connection,
     extract_metadata,
@@ -51,7 +52,7 @@ RETRY_ALL_STEPS = {RETRY_STRATEGY_TAG: "ALL_STEPS"}
 @dg.job(
     name="metadata_sync",
     config=sync_partitioned_config,
-    executor_def=dg.in_process_executor,
+    executor_def=sync_executor(),
     tags=RETRY_ALL_STEPS,
     description=(
         "Sync the metadata of one data source into the catalog: check the connection, "

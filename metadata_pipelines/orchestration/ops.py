@@ -10,10 +10,12 @@ ends the run CANCELED. While a step runs, it renews the row's lease (orchestrati
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
 
 import dagster as dg
+from botocore.exceptions import BotoCoreError
 from pydantic import BaseModel, ConfigDict
 
 from metadata_pipelines.catalog.connector_runs import SourceBusy
@@ -140,7 +142,6 @@ def extract_metadata(
         for batch in _batches_of(extractor):
             key = batch_key(tally.batches)
             tally.add(batch)
-            context.log.debug(f"batch {key}: {_found(batch.counts)}")
             yield dg.DynamicOutput(batch, mapping_key=key, output_name="batches")
             del batch  # one batch in memory at a time
         if tally.batches == 0:  # persistence runs only if there is a batch to collect
@@ -215,15 +216,15 @@ def persist_metadata(
     warnings: list[ExtractionError] = []
 
     def each_batch() -> Iterator[ExtractionBatch]:
-        for index, item in enumerate(handed_over, 1):
-            batch = item.read() if isinstance(item, StagedBatch) else item
+        for index, batch in enumerate(_read_ahead(handed_over), 1):
             batch, cleaned = storable(batch)
             for name in cleaned:
                 context.log.warning(f"{name}: NUL characters replaced by U+FFFD (not storable)")
             if cleaned:
                 warnings.extend(e for e in batch.errors if e.code == UNSTORABLE)
             yield batch
-            context.log.debug(f"batch {index} of {len(handed_over)} written")
+            if len(handed_over) > 1:  # progress of a large source (each message is an event)
+                context.log.debug(f"batch {index} of {len(handed_over)} written")
 
     with _sync_step(context, db, target, "persist_metadata"):
         confirmed = context.run.tags.get(run_tags.CONFIRM_DELETIONS, "").lower() == "true"
@@ -272,6 +273,34 @@ def persist_metadata(
             **metadata,
         },
     )
+
+
+def _read_ahead(handed_over: list[Any]) -> Iterator[ExtractionBatch]:
+    """The batches in order, the next one read (fetched, unzipped, parsed) in a thread while the
+    current one is written: the fetch and the catalog's COPY wait on the network, not on Python.
+    At most two batches are held."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="handover-read") as reader:
+        ahead: Future[ExtractionBatch] | None = None
+        for index, item in enumerate(handed_over):
+            current = ahead.result() if ahead is not None else _load(item)
+            ahead = (
+                reader.submit(_load, handed_over[index + 1])
+                if index + 1 < len(handed_over)
+                else None
+            )
+            yield current
+            del current
+
+
+def _load(item: Any) -> ExtractionBatch:
+    """A batch from the handover (or as another IO manager loaded it); object storage out of reach
+    is transient: the step retries."""
+    if not isinstance(item, StagedBatch):
+        return item
+    try:
+        return item.read()
+    except BotoCoreError as error:  # connection, timeout: botocore's own retries are spent
+        raise TransientExtractorError(f"handover unreadable: {error}") from None
 
 
 def _discard_handover(context: dg.OpExecutionContext, handed_over: list[Any]) -> None:

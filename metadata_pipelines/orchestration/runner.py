@@ -15,7 +15,11 @@ import dagster as dg
 from metadata_pipelines.catalog.connector_runs import SourceBusy
 from metadata_pipelines.catalog.records import ConnectorRun, RunStatus
 from metadata_pipelines.orchestration import tags as run_tags
-from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES, PARTITION_TAG
+from metadata_pipelines.orchestration.dagster_api import (
+    IN_FLIGHT_STATUSES,
+    PARTITION_TAG,
+    execute_in_process_uncaptured,
+)
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.liveness import Heartbeat, expire_stale_runs, worker_name
 from metadata_pipelines.orchestration.location import location_tags
@@ -115,14 +119,14 @@ def execute_sync(
     if confirm_deletions:
         tags[run_tags.CONFIRM_DELETIONS] = "true"
     with Heartbeat(catalog, claimed.id), _IN_PROCESS_RUNS, _sigterm_as_found():
-        result = metadata_sync_job.execute_in_process(
+        result = execute_in_process_uncaptured(
+            metadata_sync_job,
             instance=instance,
             partition_key=source.partition_key,
             run_id=dagster_run_id,
             tags=tags,
             resources=resources,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-            raise_on_error=False,
         )
     row = catalog.connector_runs.get(claimed.id)
     if not row.status.finished:  # the run ended before an op could close its row

@@ -1,5 +1,7 @@
 """A real Dagster deployment on this machine: dagster-daemon and dagster-webserver subprocesses
 on a PostgreSQL instance (the repository's dagster.yaml), for the end-to-end test and benchmark.
+With `code_server=True` they share one `dagster code-server` (workspace-code-server.yaml, the
+production layout) instead of each starting its own.
 
 Every process started here, and everything they start (code servers, run workers), carries a marker
 in its environment, so `leftover_pids()` finds any survivor after `stop()`.
@@ -80,6 +82,7 @@ class Deployment:
     port: int
     env: dict[str, str]
     instance: dg.DagsterInstance
+    code_server_port: int | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -87,35 +90,78 @@ class Deployment:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        commands = {
-            "daemon": [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            "webserver": [
+        workspace = "workspace.yaml"
+        if self.code_server_port is not None:
+            # The repository's workspace-code-server.yaml, on the port picked here.
+            template = (REPO_ROOT / "workspace-code-server.yaml").read_text()
+            workspace = str(self.home / "workspace.yaml")
+            Path(workspace).write_text(
+                template.replace("port: 4000", f"port: {self.code_server_port}")
+            )
+            self._spawn(
+                "code_server",
+                [
+                    str(BIN / "dagster"),
+                    "code-server",
+                    "start",
+                    "-m",
+                    "metadata_pipelines.definitions",
+                    "--location-name",
+                    "metadata_pipelines",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.code_server_port),
+                ],
+            )
+            wait_for("the code server", self._code_server_ready, timeout=120)
+        self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
+        self._spawn(
+            "webserver",
+            [
                 str(BIN / "dagster-webserver"),
                 "-w",
-                "workspace.yaml",
+                workspace,
                 "-h",
                 "127.0.0.1",
                 "-p",
                 str(self.port),
             ],
-        }
-        for name, command in commands.items():
-            log = (self.home / f"{name}.log").open("wb")
-            self.processes[name] = subprocess.Popen(
-                command,
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, stopped as a whole
-            )
-            log.close()
+        )
         wait_for("the webserver", self._webserver_ready, timeout=90)
 
-    def _webserver_ready(self) -> bool:
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = (self.home / f"{name}.log").open("wb")
+        self.processes[name] = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, stopped as a whole
+        )
+        log.close()
+
+    def _code_server_ready(self) -> bool:
+        from dagster._grpc.client import DagsterGrpcClient
+
+        self._check_alive()
+        with socket.socket() as sock:  # listening yet? (the client logs every refused attempt)
+            if sock.connect_ex(("127.0.0.1", self.code_server_port)) != 0:
+                return False
+        client = DagsterGrpcClient(port=self.code_server_port, host="127.0.0.1")
+        try:
+            return client.health_check_query() == "SERVING"
+        except Exception:
+            return False
+
+    def _check_alive(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.log_tail()}")
+
+    def _webserver_ready(self) -> bool:
+        self._check_alive()
         try:
             return httpx.get(f"{self.url}/server_info", timeout=2).status_code == 200
         except httpx.HTTPError:
@@ -213,8 +259,13 @@ def running_deployment(
     *,
     max_concurrent_runs: int = 3,
     sensor_interval_seconds: int = 2,
+    code_server: bool = False,
+    extra_env: Mapping[str, str] | None = None,
+    before_start: Callable[[dg.DagsterInstance], None] | None = None,
 ) -> Iterator[Deployment]:
-    """Daemon and webserver on `dagster_storage_url`, syncing into `catalog_url`; always stopped."""
+    """Daemon and webserver on `dagster_storage_url`, syncing into `catalog_url`; always stopped.
+    `extra_env` goes to every process (and so to the code location and the runs);
+    `before_start` gets the instance before any daemon runs (to prepare its state)."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
     storage = sa.make_url(dagster_storage_url)
@@ -236,12 +287,21 @@ def running_deployment(
         "METADATA_PIPELINES_SENSOR_INTERVAL_SECONDS": str(sensor_interval_seconds),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         MARKER_ENV: uuid.uuid4().hex,
+        **(extra_env or {}),
     }
     # Creating the instance here creates Dagster's tables once, before two processes race to.
     with _environ(instance_env):
         instance = dg.DagsterInstance.from_config(str(home))
-    deployment = Deployment(home=home, port=free_port(), env=env, instance=instance)
+    deployment = Deployment(
+        home=home,
+        port=free_port(),
+        env=env,
+        instance=instance,
+        code_server_port=free_port() if code_server else None,
+    )
     try:
+        if before_start is not None:
+            before_start(instance)
         deployment.start()
         yield deployment
     finally:

@@ -57,3 +57,55 @@ def test_a_partitioned_run_carries_the_partition_tag():
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(instance=instance, partition_key=key)
         assert instance.get_run_by_id(result.run_id).tags[dagster_api.PARTITION_TAG] == key
+
+
+class _Payload:
+    """An op output that can be weakly referenced."""
+
+
+def test_an_uncaptured_in_process_run_keeps_no_op_output(tmp_path):
+    """`execute_in_process` keeps every op output alive for `output_for_node`; for a sync that was
+    every batch of the source. The runner's variant lets each go once the IO manager stored it."""
+    import gc
+    import weakref
+
+    made: list[weakref.ref] = []
+
+    @dg.op
+    def produce() -> _Payload:
+        payload = _Payload()
+        made.append(weakref.ref(payload))
+        return payload
+
+    @dg.op
+    def consume(payload: _Payload) -> None:
+        assert isinstance(payload, _Payload)
+
+    partitions = dg.StaticPartitionsDefinition(["p"])
+
+    @dg.job(partitions_def=partitions, executor_def=dg.in_process_executor)
+    def pair() -> None:
+        consume(produce())
+
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        captured = pair.execute_in_process(instance=instance, partition_key="p")
+        gc.collect()
+        assert made[0]() is not None  # Dagster's own API keeps it
+
+        result = dagster_api.execute_in_process_uncaptured(
+            pair,
+            instance=instance,
+            partition_key="p",
+            run_id="11111111-2222-3333-4444-555555555555",
+            tags={"origin": "test"},
+            resources={"io_manager": dg.fs_io_manager.configured({"base_dir": str(tmp_path)})},
+            run_config={},
+        )
+        gc.collect()
+
+        assert result.success
+        assert made[1]() is None
+        run = instance.get_run_by_id(result.run_id)
+        assert run.tags["origin"] == "test"
+        assert run.tags["dagster/partition"] == "p"
+        del captured

@@ -220,3 +220,41 @@ def test_the_handover_on_object_storage(
         stopped
     ]
     assert _keys(client, bucket) == []
+
+
+def test_the_documented_compute_log_manager_writes_to_object_storage(
+    handover_bucket, s3_server, tmp_path
+):
+    """docs/scaling.md's `compute_logs` block, pointed at the moto server: a step's output lands in
+    the bucket."""
+    client, bucket = handover_bucket
+
+    @dg.op
+    def speak() -> None:
+        print("hello from a step")
+
+    @dg.job
+    def talk() -> None:
+        speak()
+
+    compute_logs = {
+        "module": "dagster_aws.s3.compute_log_manager",
+        "class": "S3ComputeLogManager",
+        "config": {
+            "bucket": bucket,
+            "prefix": "compute-logs",
+            "endpoint_url": s3_server.endpoint_url,
+            "skip_empty_files": True,
+            "upload_interval": 30,
+            "local_dir": str(tmp_path / "logs"),
+        },
+    }
+    with dg.instance_for_test(
+        temp_dir=str(tmp_path), overrides={"compute_logs": compute_logs}
+    ) as instance:
+        assert talk.execute_in_process(instance=instance).success
+
+    logs = [key for key in _keys(client, bucket) if key.startswith("compute-logs/")]
+    assert any(key.endswith(".out") for key in logs), logs
+    body = client.get_object(Bucket=bucket, Key=next(k for k in logs if k.endswith(".out")))
+    assert b"hello from a step" in body["Body"].read()

@@ -32,7 +32,7 @@ from metadata_pipelines.extractors.errors import (
     SourceResponseError,
     scrub,
 )
-from metadata_pipelines.extractors.s3 import readers
+from metadata_pipelines.extractors.s3 import delta, readers
 from metadata_pipelines.extractors.s3.classify import classify, is_missing
 from metadata_pipelines.extractors.s3.client import S3Api, build_session
 from metadata_pipelines.extractors.s3.config import S3Config, S3Credentials
@@ -52,8 +52,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 #: Partition values kept per key in a dataset's properties (the count is always kept).
 MAX_PARTITION_VALUES = 100
-#: Delta commits read, newest first, to find the schema (a metaData action).
-MAX_DELTA_COMMITS = 20
 _SCHEMA_FROM_FILES = {"parquet", "csv", "tsv", "json", "avro"}
 
 
@@ -210,6 +208,7 @@ class S3Extractor(BaseMetadataExtractor):
         try:
             if fmt == "delta":
                 schema = await self._delta(api, dataset, properties, errors)
+                row_count = schema.row_count if schema else None
             elif fmt == "iceberg":
                 schema = await self._iceberg(api, dataset, properties, errors)
                 row_count = schema.row_count if schema else None
@@ -233,7 +232,7 @@ class S3Extractor(BaseMetadataExtractor):
             table_type=TableType.FILE_DATASET,
             native_type=fmt,
             row_count=row_count,
-            size_bytes=dataset.total_bytes,
+            size_bytes=properties.pop("live_bytes", dataset.total_bytes),
             updated_at=dataset.newest,
             columns=schema.columns if schema else [],
             properties=properties,
@@ -324,44 +323,117 @@ class S3Extractor(BaseMetadataExtractor):
         properties: dict[str, Any],
         errors: list[ExtractionError],
     ) -> readers.FileSchema | None:
+        """The table's snapshot from its newest checkpoint and the commits after it (delta.py)."""
         scope = (dataset.bucket, dataset.prefix)
-        commits = sorted(
-            (f for f in dataset.table_files if f.key.endswith(".json")),
-            key=lambda f: f.key,
-            reverse=True,
-        )
-        if commits:
-            properties["table_format"] = "delta"
-            properties["table_version"] = int(commits[0].key.rsplit("/", 1)[-1].split(".")[0])
+        plan = delta.plan_log(dataset.table_files)
+        properties["table_format"] = "delta"
+        properties["table_version"] = plan.version
+        if plan.checkpoint_version is not None:
+            properties["checkpoint_version"] = plan.checkpoint_version
         budget = self.config.max_bytes_read_per_file
-        for commit in commits[:MAX_DELTA_COMMITS]:
-            if commit.size == 0 or commit.size > budget:
-                continue
-            data = await self._call(
-                api.get_range,
-                dataset.bucket,
-                commit.key,
-                0,
-                commit.size - 1,
-                what=f"reading s3://{dataset.bucket}/{commit.key}",
-            )
-            try:
-                schema = readers.read_delta_commit(data)
-            except readers.UnreadableFile as unreadable:
-                errors.append(
-                    self._warning(scope, f"{commit.key!r} skipped: {unreadable}", "unreadable_file")
+        state = delta.DeltaState()
+        if plan.gap:
+            state.files_known = False
+            errors.append(self._warning(scope, f"incomplete Delta log: {plan.gap}", "partial_log"))
+
+        def fetch(key: str, start: int, end: int) -> bytes:
+            return api.get_range(dataset.bucket, key, start, end)
+
+        def whole(info: ObjectInfo) -> bytes:
+            if not 0 < info.size <= budget:
+                raise readers.UnreadableFile(
+                    f"{info.size} bytes is empty or more than max_bytes_read_per_file"
                 )
-                continue
-            if schema is not None:
-                return schema
-        errors.append(
-            self._warning(
-                scope,
-                f"no Delta schema in the newest {MAX_DELTA_COMMITS} commits (a checkpoint holds it)",
-                "no_schema",
+            return fetch(info.key, 0, info.size - 1)
+
+        async def read(call: Callable[..., T], info: ObjectInfo, *args: Any) -> T | None:
+            try:
+                return await self._call(
+                    call, *args, what=f"reading s3://{dataset.bucket}/{info.key}"
+                )
+            except (readers.UnreadableFile, _Missing) as unreadable:
+                state.files_known = False
+                errors.append(
+                    self._warning(
+                        scope,
+                        f"Delta log file {info.key!r} skipped: {unreadable}",
+                        "unreadable_file",
+                    )
+                )
+                return None
+
+        parts = await asyncio.gather(
+            *(
+                read(delta.read_checkpoint_part, info, fetch, info, budget)
+                if info.key.endswith(".parquet")
+                else read(whole, info, info)
+                for info in plan.checkpoint
             )
         )
-        return None
+        for info, part in zip(plan.checkpoint, parts, strict=True):
+            if isinstance(part, bytes):
+                state.apply_commit(part)
+            elif part is not None:
+                table, adds_read = part
+                state.apply_checkpoint(table)
+                if not adds_read:
+                    state.files_known = False
+                    errors.append(
+                        self._warning(
+                            scope,
+                            f"the live files of checkpoint {info.key!r} are more than "
+                            "max_bytes_read_per_file: schema read, row count not",
+                            "partial_log",
+                        )
+                    )
+        if state.sidecars:
+            listed = {info.key: info for info in dataset.table_files}
+            log = plan.checkpoint[0].key.rpartition("/")[0]
+            sidecars = [listed.get(f"{log}/_sidecars/{path}") for path in state.sidecars]
+            if None in sidecars:
+                state.files_known = False
+                errors.append(
+                    self._warning(scope, "a checkpoint's sidecar file is missing", "partial_log")
+                )
+            tables = await asyncio.gather(
+                *(
+                    read(delta.read_sidecar, info, fetch, info.key, info.size, budget)
+                    for info in sidecars
+                    if info is not None
+                )
+            )
+            for table in tables:
+                if table is not None:
+                    state.apply_checkpoint(table)
+        commits = await asyncio.gather(*(read(whole, info, info) for info in plan.commits))
+        for info, data in zip(plan.commits, commits, strict=True):
+            if data is None:
+                continue
+            try:
+                state.apply_commit(data)
+            except readers.UnreadableFile as unreadable:
+                state.files_known = False
+                errors.append(
+                    self._warning(
+                        scope,
+                        f"Delta log file {info.key!r} skipped: {unreadable}",
+                        "unreadable_file",
+                    )
+                )
+        try:
+            schema = state.schema()
+        except readers.UnreadableFile as unreadable:
+            errors.append(self._warning(scope, str(unreadable), "unreadable_file"))
+            schema = None
+        if schema is None:
+            errors.append(self._warning(scope, "no schema in the Delta log read", "no_schema"))
+            return None
+        if state.files_known:
+            properties["stored_file_count"] = properties["file_count"]
+            properties["stored_bytes"] = dataset.total_bytes
+            properties["file_count"] = len(state.files)
+            properties["live_bytes"] = sum(size or 0 for size, _ in state.files.values())
+        return schema
 
     async def _iceberg(
         self,

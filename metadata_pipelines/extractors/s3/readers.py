@@ -1,5 +1,6 @@
 """Schemas read from the few bytes a format needs: a Parquet footer, the head of a CSV / JSON file,
-an Avro container header, a Delta table's log. Whole files are never downloaded: every read is a ranged GET within
+an Avro container header, chosen columns of a Parquet file (a Delta checkpoint's), an Iceberg
+metadata file. Whole data files are never downloaded: every read is a ranged GET within
 `max_bytes_read_per_file`.
 
 Readers are synchronous (pyarrow reads through a file object) and run in worker threads; `Fetch`
@@ -45,6 +46,10 @@ class UnreadableFile(Exception):
     """The file is empty, truncated, corrupt or not of its format; the message says which."""
 
 
+class OverBudget(UnreadableFile):
+    """Reading what was asked of the file needs more than max_bytes_read_per_file."""
+
+
 @dataclass
 class FileSchema:
     columns: list[ColumnMetadata]
@@ -56,8 +61,9 @@ class FileSchema:
         return [f"{path} {column.native_type}" for path, _, _, column in iter_fields(self.columns)]
 
 
-def read_parquet(fetch: Fetch, key: str, size: int, budget: int) -> FileSchema:
-    """The footer by one suffix GET (two when it is longer than PARQUET_TAIL), parsed by pyarrow.
+def parquet_tail(fetch: Fetch, key: str, size: int, budget: int) -> bytes:
+    """The end of a Parquet file holding its whole footer: one suffix GET of PARQUET_TAIL (two when
+    the footer is longer).
 
     A Parquet file ends with its footer (thrift FileMetaData), the footer's length (4 bytes, little
     endian) and the magic `PAR1`; pyarrow parses the footer given `PAR1` + footer + length + `PAR1`.
@@ -77,6 +83,13 @@ def read_parquet(fetch: Fetch, key: str, size: int, budget: int) -> FileSchema:
         )
     if length + 8 > len(tail):
         tail = fetch(key, size - 8 - length, first - 1) + tail
+    return tail
+
+
+def read_parquet(fetch: Fetch, key: str, size: int, budget: int) -> FileSchema:
+    """The schema and row count from the footer, parsed by pyarrow; no data page is read."""
+    tail = parquet_tail(fetch, key, size, budget)
+    length = int.from_bytes(tail[-8:-4], "little")
     try:
         with pq.ParquetFile(io.BytesIO(_MAGIC + tail[-8 - length :])) as parquet:
             metadata = parquet.metadata
@@ -92,6 +105,111 @@ def read_parquet(fetch: Fetch, key: str, size: int, budget: int) -> FileSchema:
             "format_version": metadata.format_version,
         },
     )
+
+
+def read_parquet_columns(
+    fetch: Fetch, key: str, size: int, budget: int, wanted: list[str]
+) -> pa.Table:
+    """The columns `wanted` (dotted paths: `add.path` selects that leaf, `metaData` all of its
+    leaves) of a Parquet file, fetching its footer and then only those columns' chunks, at most
+    `budget` bytes in all. Paths the file does not have are left out of the table."""
+    tail = parquet_tail(fetch, key, size, budget)
+    length = int.from_bytes(tail[-8:-4], "little")
+    source = _SparseFile(fetch, key, size, budget - len(tail))
+    source.keep(size - len(tail), tail)
+    try:
+        metadata = pq.read_metadata(io.BytesIO(_MAGIC + tail[-8 - length :]))
+        with pq.ParquetFile(source, metadata=metadata) as parquet:
+            paths = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+            present = [w for w in wanted if any(p == w or p.startswith(w + ".") for p in paths)]
+            ranges = []
+            for group in range(metadata.num_row_groups):
+                row_group = metadata.row_group(group)
+                for i, path in enumerate(paths):
+                    if any(path == w or path.startswith(w + ".") for w in present):
+                        chunk = row_group.column(i)
+                        start = chunk.data_page_offset
+                        if chunk.has_dictionary_page and chunk.dictionary_page_offset:
+                            start = min(start, chunk.dictionary_page_offset)
+                        ranges.append((start, start + chunk.total_compressed_size))
+            source.prefetch(ranges)
+            return parquet.read(columns=present) if present else pa.table({})
+    except OverBudget:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise UnreadableFile(f"not a readable Parquet file: {error}") from None
+
+
+class _SparseFile(io.RawIOBase):
+    """A read-only file over the byte ranges fetched of an object: pyarrow reads through it, and a
+    read outside what was fetched is one more ranged GET, all within a byte budget."""
+
+    #: Ranges closer than this are fetched by one GET (fewer requests for a few wasted bytes).
+    GAP = 8 * 1024
+
+    def __init__(self, fetch: Fetch, key: str, size: int, budget: int) -> None:
+        self._fetch, self._key, self._size, self._budget = fetch, key, size, budget
+        self._segments: list[tuple[int, bytes]] = []
+        self._pos = 0
+
+    def keep(self, start: int, data: bytes) -> None:
+        self._segments.append((start, data))
+
+    def prefetch(self, ranges: list[tuple[int, int]]) -> None:
+        merged: list[list[int]] = []
+        for start, end in sorted(ranges):
+            if merged and start <= merged[-1][1] + self.GAP:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        needed = [(s, e) for s, e in merged if self._find(s, e - s) is None]
+        total = sum(e - s for s, e in needed)
+        if total > self._budget:
+            raise OverBudget(
+                f"the columns read ({total} bytes) are more than max_bytes_read_per_file"
+            )
+        for start, end in needed:
+            self._get(start, end)
+
+    def _get(self, start: int, end: int) -> bytes:
+        end = min(end, self._size)
+        if end - start > self._budget:
+            raise OverBudget("reading it needs more than max_bytes_read_per_file")
+        self._budget -= end - start
+        data = self._fetch(self._key, start, end - 1)
+        self._segments.append((start, data))
+        return data
+
+    def _find(self, start: int, length: int) -> bytes | None:
+        for first, data in self._segments:
+            if first <= start and start + length <= first + len(data):
+                return data[start - first : start - first + length]
+        return None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = base + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        length = min(len(buffer), self._size - self._pos)
+        if length <= 0:
+            return 0
+        data = self._find(self._pos, length)
+        if data is None:
+            data = self._get(self._pos, self._pos + length)
+        buffer[:length] = data
+        self._pos += length
+        return length
 
 
 def _head(fetch: Fetch, key: str, size: int, budget: int, compression: str | None) -> bytes:
@@ -177,95 +295,6 @@ def read_json_lines(
     return FileSchema(
         shape.columns(), properties={"sampled_records": shape.records, "unparsed_lines": bad}
     )
-
-
-# Delta Lake: the schema is in the newest commit that carries a metaData action ---------------------
-
-_SPARK_TYPES = {
-    "string": DataType.STRING,
-    "long": DataType.INTEGER,
-    "integer": DataType.INTEGER,
-    "short": DataType.INTEGER,
-    "byte": DataType.INTEGER,
-    "float": DataType.FLOAT,
-    "double": DataType.FLOAT,
-    "boolean": DataType.BOOLEAN,
-    "binary": DataType.BINARY,
-    "date": DataType.DATE,
-    "timestamp": DataType.TIMESTAMP,
-    "timestamp_ntz": DataType.TIMESTAMP,
-}
-
-
-def read_delta_commit(data: bytes) -> FileSchema | None:
-    """The schema a Delta commit file declares, or None when it has no metaData action."""
-    metadata, protocol = None, None
-    try:
-        for line in data.splitlines():
-            if line.strip():
-                action = json.loads(line)
-                metadata = action.get("metaData", metadata)
-                protocol = action.get("protocol", protocol)
-        if metadata is None:
-            return None
-        schema = json.loads(metadata["schemaString"])
-        columns = [_spark_field(f, i) for i, f in enumerate(schema["fields"], start=1)]
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise UnreadableFile(f"not a readable Delta log entry: {error}") from None
-    properties: dict[str, Any] = {"partition_columns": metadata.get("partitionColumns", [])}
-    if protocol:
-        properties["min_reader_version"] = protocol.get("minReaderVersion")
-        properties["min_writer_version"] = protocol.get("minWriterVersion")
-    return FileSchema(columns, properties=properties)
-
-
-def _spark_field(spec: dict[str, Any], ordinal: int) -> ColumnMetadata:
-    kind = spec["type"]
-    native, data_type, children = _spark_type(kind)
-    return ColumnMetadata(
-        name=spec["name"],
-        ordinal=ordinal,
-        native_type=native,
-        data_type=data_type,
-        nullable=bool(spec.get("nullable", True)),
-        children=tuple(children),
-    )
-
-
-def _spark_type(kind: Any) -> tuple[str, DataType, list[ColumnMetadata]]:
-    if isinstance(kind, str):
-        if kind.startswith("decimal"):
-            return kind, DataType.DECIMAL, []
-        return kind, _SPARK_TYPES.get(kind, DataType.UNKNOWN), []
-    if kind["type"] == "struct":
-        children = [_spark_field(f, i) for i, f in enumerate(kind["fields"], start=1)]
-        inner = ",".join(f"{c.name}:{c.native_type}" for c in children)
-        return f"struct<{inner}>", DataType.STRUCT, children
-    if kind["type"] == "array":
-        native, _, children = _spark_type(kind["elementType"])
-        return f"array<{native}>", DataType.ARRAY, children
-    if kind["type"] == "map":
-        key_native, key_type, key_children = _spark_type(kind["keyType"])
-        value_native, value_type, value_children = _spark_type(kind["valueType"])
-        children = [
-            ColumnMetadata(
-                name="key",
-                ordinal=1,
-                native_type=key_native,
-                data_type=key_type,
-                nullable=False,
-                children=tuple(key_children),
-            ),
-            ColumnMetadata(
-                name="value",
-                ordinal=2,
-                native_type=value_native,
-                data_type=value_type,
-                children=tuple(value_children),
-            ),
-        ]
-        return f"map<{key_native},{value_native}>", DataType.MAP, children
-    return json.dumps(kind, sort_keys=True), DataType.UNKNOWN, []
 
 
 # Iceberg: the schema, partition spec and row count are in the newest metadata JSON ---------------
