@@ -82,7 +82,11 @@ def _converter(column_type: sa.types.TypeEngine) -> Callable[[Any], str]:
 
 
 def _json_text(value: Any) -> str:
-    return "\\N" if value is None else _text(json.dumps(value))
+    if value is None:
+        return "\\N"
+    if type(value) is dict and not value:  # most fields' `properties`: no encoder call
+        return "{}"
+    return _text(json.dumps(value))
 
 
 @lru_cache(maxsize=64)

@@ -16,6 +16,7 @@ from metadata_pipelines.catalog.schema import asset_fields, assets
 from metadata_pipelines.models import (
     ColumnMetadata,
     DatabaseMetadata,
+    DataType,
     ExtractionError,
     ExtractionResult,
     ExtractionStatus,
@@ -425,3 +426,33 @@ def test_database_details_are_stored_and_their_size_alone_writes_nothing(catalog
         "encoding": "LATIN1",
         "size_bytes": 6_000,
     }
+
+
+def test_descriptions_owners_and_empty_json_are_stored_as_given(catalog, source):
+    """A table's comment and owner become columns, not details (read from the model, not a second
+    dump); a field's empty `properties` is stored as {} and its missing inference as NULL (COPY's
+    shortcuts for the common values), a non-empty one as given."""
+    table = TableMetadata(
+        database="shop",
+        name="orders",
+        comment="what was bought",
+        owner="sales",
+        columns=[
+            ColumnMetadata(name="id", ordinal=1, native_type="int", data_type=DataType.INTEGER),
+            ColumnMetadata(
+                name="tags", ordinal=2, native_type="text[]", data_type=DataType.ARRAY,
+                properties={"collation": "C"},
+            ),
+        ],
+    )  # fmt: skip
+    catalog.persistence.persist(source.tenant_id, source.id, _result([table], databases=("shop",)))
+
+    stored = _live(catalog, source.id)["shop.orders"]
+    assert (stored["description"], stored["owner"]) == ("what was bought", "sales")
+    assert not {"comment", "owner", "columns"} & set(stored["details"])
+    fields = _fields(catalog, source.id)
+    assert fields[("shop.orders", "id")]["properties"] == {}
+    assert fields[("shop.orders", "id")]["inference"] is None
+    assert fields[("shop.orders", "id")]["repeated"] is False
+    assert fields[("shop.orders", "tags")]["properties"] == {"collation": "C"}
+    assert fields[("shop.orders", "tags")]["repeated"] is True
