@@ -221,9 +221,13 @@ def persist_metadata(
     db = catalog.get_catalog()
     with _retry_if_catalog_down(context):
         target = _for_this_run(context, db, target)
-    # A retried extraction hands its batches over again, under the same keys, after those of the
-    # failed attempt: the last `summary.batches` are the ones the summary describes.
-    handed_over = batches[len(batches) - summary.batches :]
+    if len(batches) != summary.batches:  # an invariant: each batch once, from the last attempt
+        raise dg.Failure(
+            f"persist_metadata: {len(batches)} batch(es) handed over, but the extraction's "
+            f"summary counts {summary.batches}",
+            allow_retries=False,
+        )
+    handed_over = batches
     warnings: list[ExtractionError] = []
 
     def each_batch() -> Iterator[ExtractionBatch]:
