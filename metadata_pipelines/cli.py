@@ -7,6 +7,7 @@ value (which would land in shell history and process listings), and are never pr
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -24,12 +25,15 @@ from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStat
 from metadata_pipelines.catalog.secrets import SecretKeyError
 from metadata_pipelines.extractors.errors import ConfigurationError, scrub
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
+from metadata_pipelines.logs import configure_logging
 from metadata_pipelines.models import AssetType
 from metadata_pipelines.settings import get_settings
 
 DEMO_TENANT = "demo"
 DEMO_SOURCE = "sample-shop"
 UI_HOST = "127.0.0.1"
+
+logger = logging.getLogger(__name__)
 
 tenant_option = click.option(
     "--tenant",
@@ -533,13 +537,28 @@ def _run_sync(source: DataSource, *, confirm_deletions: bool = False) -> Connect
     from metadata_pipelines.orchestration.progress import sync_with_progress
     from metadata_pipelines.orchestration.runner import SyncAlreadyRunning
 
-    click.echo(f"syncing {source.connector_type} source {source.name!r} ({source.id})", err=True)
+    settings = get_settings()
+    if settings.log_format == "json":
+        # The run's own records, one JSON object a line, stand for the progress lines.
+        logger.info(
+            "syncing %s source %r",
+            source.connector_type,
+            source.name,
+            extra={"data_source_id": source.id, "tenant_id": source.tenant_id},
+        )
+        emit, log_level = (lambda _line: None), settings.log_level
+    else:
+        click.echo(
+            f"syncing {source.connector_type} source {source.name!r} ({source.id})", err=True
+        )
+        emit, log_level = (lambda line: click.echo(f"  {line}", err=True)), "CRITICAL"
     try:
         outcome = sync_with_progress(
             source,
             get_instance(),
-            lambda line: click.echo(f"  {line}", err=True),
+            emit,
             confirm_deletions=confirm_deletions,
+            log_level=log_level,
         )
     except SyncAlreadyRunning as error:
         raise click.ClickException(str(error)) from None
@@ -784,6 +803,7 @@ def api_keys_revoke(key: str, tenant: str) -> None:
 def run() -> None:
     """Entry point that turns configuration errors into one clear line instead of a traceback."""
     try:
+        configure_logging()
         main(standalone_mode=True)
     except (SecretKeyError, ConnectorRunNotFound) as error:
         click.echo(f"error: {error}", err=True)

@@ -440,6 +440,8 @@ class ExtractionResult(_Model):
     errors: list[ExtractionError] = Field(default_factory=list)
     started_at: datetime
     finished_at: datetime
+    #: What the extraction sent to the source or cost there (BaseMetadataExtractor.usage).
+    usage: dict[str, int] = Field(default_factory=dict)
 
     def __repr__(self) -> str:
         # A full repr of a large result costs seconds of CPU (asyncio.run may build one).

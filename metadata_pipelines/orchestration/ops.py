@@ -6,9 +6,16 @@ it as failed with a message free of secrets. Transient errors (the catalog away 
 retry (`RetryRequested`, with SYNC_RETRY_POLICY's backoff); permanent ones raise
 `Failure(allow_retries=False)` so they fail at once; a termination closes the row as canceled and
 ends the run CANCELED. While a step runs, it renews the row's lease (orchestration/liveness.py).
+
+Every record an op logs (and every record a connector logs during it) carries the sync's fields
+(metadata_pipelines/logs.py); the ops' own records add the event's fields (`event`, counts,
+durations, attempt, error code) as `extra`. What a step took and what the source was sent go into
+the connector run's stats, which the metrics exporter reads (metadata_pipelines/metrics.py).
 """
 
 import asyncio
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -31,6 +38,7 @@ from metadata_pipelines.extractors.errors import (
     TransientExtractorError,
     scrub,
 )
+from metadata_pipelines.logs import log_context, scrubbing
 from metadata_pipelines.models import (
     ExtractionError,
     ExtractionResult,
@@ -65,6 +73,8 @@ class SyncTarget(BaseModel):
     data_source_name: str
     connector_type: str
     connector_run_id: str
+    #: How long check_connection took (the run's stats keep each step's duration).
+    check_seconds: float | None = None
 
 
 @dg.op(
@@ -95,15 +105,21 @@ def check_source_connection(
         connector_type=source.connector_type,
         connector_run_id=connector_run.id,
     )
-    with _sync_step(context, db, target, "check_connection") as secrets:
-        if not source.enabled:
-            raise PermanentExtractorError(
-                f"data source {source.name!r} ({source.id}) is disabled; enable it to sync"
-            )
-        extractor = _build_extractor(db, extractors, source, secrets)
-        asyncio.run(extractor.check_connection())
-    context.log.info(f"connected to {source.connector_type} source {source.name!r}")
-    return target
+    with _logged(context, target, "check_connection"):
+        started = time.monotonic()
+        with _sync_step(context, db, target, "check_connection") as secrets:
+            if not source.enabled:
+                raise PermanentExtractorError(
+                    f"data source {source.name!r} ({source.id}) is disabled; enable it to sync"
+                )
+            extractor = _build_extractor(db, extractors, source, secrets)
+            asyncio.run(extractor.check_connection())
+        seconds = time.monotonic() - started
+        context.log.info(
+            f"connected to {source.connector_type} source {source.name!r}",
+            extra={"event": "connected", "duration_seconds": round(seconds, 3)},
+        )
+    return target.model_copy(update={"check_seconds": seconds})
 
 
 @dg.op(
@@ -118,16 +134,15 @@ def extract_metadata(
     db = catalog.get_catalog()
     with _retry_if_catalog_down(context):
         target = _for_this_run(context, db, target)
-    with _sync_step(context, db, target, "extract_metadata") as secrets:
-        source = db.data_sources.get(target.data_source_id, target.tenant_id)
-        extractor = _build_extractor(db, extractors, source, secrets)
-        result = asyncio.run(extractor.extract_metadata())
-        if result.status is ExtractionStatus.FAILED:
-            raise _failed_result_error(result)
-    found = ", ".join(f"{count} {kind}" for kind, count in result.counts.items() if count)
-    context.log.info(f"extracted {found or 'nothing'} ({result.status.value})")
-    for error in result.errors:
-        context.log.warning(f"{error.severity.value} in {'.'.join(error.scope)}: {error.message}")
+    with _logged(context, target, "extract_metadata"):
+        with _sync_step(context, db, target, "extract_metadata") as secrets:
+            source = db.data_sources.get(target.data_source_id, target.tenant_id)
+            extractor = _build_extractor(db, extractors, source, secrets)
+            result = asyncio.run(extractor.extract_metadata())
+            result.usage = extractor.usage()
+            if result.status is ExtractionStatus.FAILED:
+                raise _failed_result_error(result)
+        _log_extracted(context, result)
     context.add_output_metadata(
         {
             "status": result.status.value,
@@ -150,6 +165,17 @@ def persist_metadata(
     db = catalog.get_catalog()
     with _retry_if_catalog_down(context):
         target = _for_this_run(context, db, target)
+    with _logged(context, target, "persist_metadata"):
+        return _persist(context, db, target, result)
+
+
+def _persist(
+    context: dg.OpExecutionContext,
+    db: CatalogDatabase,
+    target: SyncTarget,
+    result: ExtractionResult,
+) -> dict[str, Any]:
+    started = time.monotonic()
     with _sync_step(context, db, target, "persist_metadata"):
         result, cleaned = storable(result)
         for name in cleaned:
@@ -167,9 +193,27 @@ def persist_metadata(
             result,
             connector_run_id=target.connector_run_id,
         )
-    summary = {**stats.as_dict(), "extracted": result.counts}
+    persist_seconds = time.monotonic() - started
+    summary = {
+        **stats.as_dict(),
+        "extracted": result.counts,
+        "held": len(held),
+        "step_seconds": {
+            "check_connection": target.check_seconds,
+            "extract_metadata": (result.finished_at - result.started_at).total_seconds(),
+            "persist_metadata": persist_seconds,
+        },
+        "source_usage": result.usage,
+        "errors_by_code": dict(Counter(e.code or "unclassified" for e in result.errors)),
+    }
     context.log.info(
-        "catalog updated: " + ", ".join(f"{n} {kind}" for kind, n in stats.totals().items())
+        "catalog updated: " + ", ".join(f"{n} {kind}" for kind, n in stats.totals().items()),
+        extra={
+            "event": "persisted",
+            **stats.totals(),
+            "held": len(held),
+            "duration_seconds": round(persist_seconds, 3),
+        },
     )
     partial = result.status is ExtractionStatus.PARTIAL
     with _retry_if_catalog_down(context):  # a retry persists again: unchanged, it writes nothing
@@ -195,6 +239,48 @@ def persist_metadata(
         },
     )
     return summary
+
+
+def _log_extracted(context: dg.OpExecutionContext, result: ExtractionResult) -> None:
+    counts = result.counts
+    found = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
+    context.log.info(
+        f"extracted {found or 'nothing'} ({result.status.value})",
+        extra={
+            "event": "extracted",
+            "status": result.status.value,
+            "extracted": counts,
+            "errors": len(result.errors),
+            "duration_seconds": round((result.finished_at - result.started_at).total_seconds(), 3),
+            "source_usage": result.usage,
+        },
+    )
+    for error in result.errors:
+        context.log.warning(
+            f"{error.severity.value} in {'.'.join(error.scope)}: {error.message}",
+            extra={
+                "event": "extraction_error",
+                "severity": error.severity.value,
+                "scope": ".".join(error.scope),
+                "error_code": error.code,
+            },
+        )
+
+
+@contextmanager
+def _logged(context: dg.OpExecutionContext, target: SyncTarget, step: str) -> Iterator[None]:
+    """The sync's fields on every record logged in the block, the connectors' included."""
+    with log_context(
+        tenant_id=target.tenant_id,
+        data_source_id=target.data_source_id,
+        data_source_name=target.data_source_name,
+        connector_type=target.connector_type,
+        connector_run_id=target.connector_run_id,
+        run_id=context.run_id,
+        step=step,
+        attempt=context.retry_number + 1,
+    ):
+        yield
 
 
 def _persist_metadata(stats: PersistStats, result: ExtractionResult) -> dict[str, Any]:
@@ -311,7 +397,7 @@ def _sync_step(
     try:
         if context.retry_number > 0:
             db.connector_runs.record_attempt(target.connector_run_id)
-        with Heartbeat(db, target.connector_run_id):
+        with Heartbeat(db, target.connector_run_id), scrubbing(secrets):
             yield secrets
     except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
         # The run was terminated: the step ends here (an open persist transaction rolls back) and
@@ -347,15 +433,30 @@ def _retry_if_catalog_down(context: dg.OpExecutionContext) -> Iterator[None]:
     except Exception as error:
         if not catalog_unavailable(error) or context.retry_number >= SYNC_RETRY_POLICY.max_retries:
             raise
-        context.log.warning(f"catalog database unavailable ({type(error).__name__}), retrying")
-        raise _retry(context) from None
+        delay = _delay(context)
+        context.log.warning(
+            f"catalog database unavailable ({type(error).__name__}), retrying",
+            extra=_retry_fields(context, "catalog_unavailable", delay),
+        )
+        raise _retry(delay) from None
 
 
-def _retry(context: dg.OpExecutionContext) -> dg.RetryRequested:
-    return dg.RetryRequested(
-        max_retries=SYNC_RETRY_POLICY.max_retries,
-        seconds_to_wait=SYNC_RETRY_POLICY.calculate_delay(context.retry_number + 1),
-    )
+def _delay(context: dg.OpExecutionContext) -> float:
+    return SYNC_RETRY_POLICY.calculate_delay(context.retry_number + 1)
+
+
+def _retry(delay: float) -> dg.RetryRequested:
+    return dg.RetryRequested(max_retries=SYNC_RETRY_POLICY.max_retries, seconds_to_wait=delay)
+
+
+def _retry_fields(context: dg.OpExecutionContext, code: str, delay: float) -> dict[str, Any]:
+    return {
+        "event": "retry",
+        "error_code": code,
+        "attempt": context.retry_number + 1,
+        "max_attempts": SYNC_RETRY_POLICY.max_retries + 1,
+        "retry_in_seconds": round(delay, 3),
+    }
 
 
 def _fail_or_retry(
@@ -368,14 +469,20 @@ def _fail_or_retry(
 ) -> None:
     text = f"{step}: {message}"
     if error.retryable and context.retry_number < SYNC_RETRY_POLICY.max_retries:
+        delay = _delay(context)
         context.log.warning(
             f"{text} (transient; attempt {context.retry_number + 1} of "
-            f"{SYNC_RETRY_POLICY.max_retries + 1}, retrying)"
+            f"{SYNC_RETRY_POLICY.max_retries + 1}, retrying)",
+            extra=_retry_fields(context, error.code, delay),
         )
         # The scrubbed message as the cause: what the event log and the CLI's progress show.
-        raise _retry(context) from TransientExtractorError(text)
+        raise _retry(delay) from TransientExtractorError(text)
     if error.retryable:
         text += f" (gave up after {context.retry_number + 1} attempts)"
+    context.log.error(
+        text,
+        extra={"event": "failed", "error_code": error.code, "attempt": context.retry_number + 1},
+    )
     _observe(context, target, "failed", {"error_code": error.code, "error": text})
     try:
         db.connector_runs.finish(
