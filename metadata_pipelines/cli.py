@@ -25,7 +25,7 @@ from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStat
 from metadata_pipelines.catalog.secrets import SecretKeyError
 from metadata_pipelines.extractors.errors import ConfigurationError, scrub
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
-from metadata_pipelines.logs import configure_logging
+from metadata_pipelines.logs import configure_logging, uvicorn_log_config
 from metadata_pipelines.models import AssetType
 from metadata_pipelines.settings import get_settings
 
@@ -750,7 +750,38 @@ def api(host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=True,  # trusts X-Forwarded-* from FORWARDED_ALLOW_IPS (default 127.0.0.1)
         server_header=False,
+        log_config=uvicorn_log_config(),
     )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=9464, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--once", is_flag=True, help="Print the metrics once on stdout and exit.")
+def metrics(host: str, port: int, once: bool) -> None:
+    """Export sync metrics for Prometheus, read from the catalog at each scrape (GET /metrics)."""
+    from prometheus_client import generate_latest, start_http_server
+
+    from metadata_pipelines.metrics import catalog_registry
+
+    catalog = _catalog()
+    registry = catalog_registry(catalog.engine)
+    if once:
+        click.echo(generate_latest(registry).decode(), nl=False)
+        catalog.dispose()
+        return
+    try:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        catalog.dispose()
 
 
 @main.group("api-keys")
