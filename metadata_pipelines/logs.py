@@ -13,7 +13,9 @@ record factory would collide with them. Records that Dagster forwarded into a ru
 
 While a sync step holds decrypted credentials, `scrubbing(secrets)` makes every record created in
 that context carry its message scrubbed (a log-record factory, so it happens before any handler:
-the Dagster event log included), and the JSON formatter scrubs the record's fields as well.
+the Dagster event log included), and the JSON formatter scrubs the record's fields as well. The
+same factory notes the name of the project's loggers on their records, so that a connector's line
+keeps its logger's name after Dagster forwarded it into a run.
 """
 
 from __future__ import annotations
@@ -46,14 +48,19 @@ SOURCE_FIELDS = (
 )
 SYNC_FIELDS = (*SOURCE_FIELDS, "run_id", "step")
 RUN_TAG_PREFIX = "metadata_pipelines/"
+_PROJECT_PREFIX = LOGGER_NAME + "."
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _DAGSTER_META = "dagster_meta"
+# Dagster re-logs a forwarded record onto its loggers under their own name ("dagster"); the
+# project's records carry their logger's name in this attribute, which the re-logged record keeps.
+_ORIGIN = "origin_logger"
 # Record attributes that are not event fields: logging's own, Dagster's, uvicorn's coloured copy.
 _NOT_FIELDS = [
     *RESERVED_ATTRS,
     "taskName",
     _DAGSTER_META,
+    _ORIGIN,
     "dagster_event",
     "dagster_event_batch_metadata",
     "color_message",
@@ -105,8 +112,10 @@ def _install_scrubbing_factory() -> None:
             return
         previous = logging.getLogRecordFactory()
 
-        def scrubbed_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        def project_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = previous(*args, **kwargs)
+            if isinstance(record.name, str) and record.name.startswith(_PROJECT_PREFIX):
+                setattr(record, _ORIGIN, record.name)
             secrets = _SECRETS.get()
             if secrets:
                 try:
@@ -118,7 +127,7 @@ def _install_scrubbing_factory() -> None:
                     record.msg, record.args = cleaned, ()
             return record
 
-        logging.setLogRecordFactory(scrubbed_record)
+        logging.setLogRecordFactory(project_record)
         _factory_installed = True
 
 
@@ -147,6 +156,7 @@ class SyncJsonFormatter(JsonFormatter):
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
         super().add_fields(log_data, record, message_dict)
+        log_data["logger"] = getattr(record, _ORIGIN, record.name)
         context = _CONTEXT.get()
         meta = getattr(record, _DAGSTER_META, None)
         if meta:
@@ -188,12 +198,22 @@ class _NotForwarded(logging.Filter):
 
 
 class ProcessHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The process's own log handler on stderr (one per process)."""
+    """The process's own log handler: on `stream`, else on whatever sys.stderr is when a record
+    comes (as logging's last-resort handler: a replaced stderr is followed, never kept closed)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
-        super().__init__(stream or sys.stderr)
+        super().__init__(stream)
+        self._fixed = stream
         self.setFormatter(formatter())
         self.addFilter(_NotForwarded())
+
+    @property  # type: ignore[override]
+    def stream(self) -> IO[str]:
+        return self._fixed or sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        self._fixed = value
 
 
 def configure_logging(stream: IO[str] | None = None) -> None:
