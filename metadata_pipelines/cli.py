@@ -720,6 +720,14 @@ def ui(port: int) -> None:
     os.execve(dagster, args, env)  # noqa: S606 (replace this process with dagster dev)
 
 
+def _announce(line: str) -> None:
+    """A server's first line: a log record in JSON mode (its output is then all JSON lines)."""
+    if get_settings().log_format == "json":
+        logger.info(line)
+    else:
+        click.echo(line, err=True)
+
+
 def _port_taken(host: str, port: int) -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the webserver binds
@@ -741,7 +749,7 @@ def api(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     _catalog().dispose()  # migrate once here, not in every worker
-    click.echo(f"HTTP API on http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
+    _announce(f"HTTP API on http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
     uvicorn.run(
         "metadata_pipelines.api.app:create_app",
         factory=True,
@@ -774,7 +782,7 @@ def metrics(host: str, port: int, once: bool) -> None:
         server, thread = start_http_server(port, addr=host, registry=registry)
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    click.echo(f"metrics on http://{host}:{port}/metrics", err=True)
+    _announce(f"metrics on http://{host}:{port}/metrics")
     try:
         thread.join()
     except KeyboardInterrupt:

@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.testclient import TestClient
 
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.metrics import catalog_registry
@@ -164,7 +163,11 @@ def test_the_command_prints_the_same_metrics_once(
     assert printed == expected and printed["metadata_pipelines_sync_runs_total"]
 
 
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_the_api_serves_metrics_only_with_its_token(catalog, tenant_id, history):
+    """In process (the served API's /metrics and its logs: test_api/test_observability.py)."""
+    from starlette.testclient import TestClient
+
     from metadata_pipelines.api.app import create_app
 
     with TestClient(create_app(catalog)) as client:
