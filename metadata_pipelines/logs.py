@@ -199,13 +199,17 @@ class _NotForwarded(logging.Filter):
 
 class ProcessHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The process's own log handler: on `stream`, else on whatever sys.stderr is when a record
-    comes (as logging's last-resort handler: a replaced stderr is followed, never kept closed)."""
+    comes (as logging's last-resort handler: a replaced stderr is followed, never kept closed),
+    in the format the settings name when it comes."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         super().__init__(stream)
         self._fixed = stream
-        self.setFormatter(formatter())
+        self._formats = {"text": formatter("text"), "json": formatter("json")}
         self.addFilter(_NotForwarded())
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._formats[get_settings().log_format].format(record)
 
     @property  # type: ignore[override]
     def stream(self) -> IO[str]:
