@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from metadata_pipelines.orchestration.handover import handover_retention_sensor
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
 from metadata_pipelines.orchestration.liveness import stale_run_sensor
 from metadata_pipelines.orchestration.resources import default_resources
@@ -24,6 +25,7 @@ defs = dg.Definitions(
         connector_run_canceled_sensor,
         connector_run_success_sensor,
         stale_run_sensor,
+        handover_retention_sensor,
     ],
     schedules=[daily_metadata_sync, per_source_cron_sync],
     resources=default_resources(),

@@ -429,6 +429,66 @@ class ExtractionBatch(_Model):
             f"tables={len(self.tables)}, routines={len(self.routines)}, errors={len(self.errors)})"
         )
 
+    @property
+    def counts(self) -> dict[str, int]:
+        return _counts(self.databases, self.schemas, self.tables, self.routines)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.databases or self.schemas or self.tables or self.routines)
+
+
+class ExtractionSummary(_Model):
+    """What a streamed extraction found, without the metadata itself: handed over beside the batches.
+
+    Persistence reads it before the first batch, so every error (and so every protected scope) is
+    known before anything is written, however late in the stream it was met.
+    """
+
+    connector_type: str
+    status: ExtractionStatus
+    counts: dict[str, int]
+    errors: list[ExtractionError] = Field(default_factory=list)
+    #: How many batches the extraction handed over, in order.
+    batches: int
+    started_at: datetime
+    finished_at: datetime
+    #: What the extraction sent to the source or cost there (BaseMetadataExtractor.usage).
+    usage: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def failed_scopes(self) -> list[tuple[str, ...]]:
+        return [e.scope for e in self.errors if e.severity is Severity.ERROR]
+
+
+class ExtractionTally:
+    """Counts and errors of the batches of one extraction as they go by, for its summary."""
+
+    def __init__(self, connector_type: str, started_at: datetime) -> None:
+        self.connector_type = connector_type
+        self.started_at = started_at
+        self.counts: dict[str, int] = _counts([], [], [], [])
+        self.errors: list[ExtractionError] = []
+        self.batches = 0
+
+    def add(self, batch: ExtractionBatch) -> None:
+        for kind, count in batch.counts.items():
+            self.counts[kind] += count
+        self.errors.extend(batch.errors)
+        self.batches += 1
+
+    def summary(self) -> ExtractionSummary:
+        found = any(self.counts[kind] for kind in _CONTAINED)
+        return ExtractionSummary(
+            connector_type=self.connector_type,
+            status=extraction_status(found, self.errors),
+            counts=self.counts,
+            errors=self.errors,
+            batches=self.batches,
+            started_at=self.started_at,
+            finished_at=utcnow(),
+        )
+
 
 class ExtractionResult(_Model):
     connector_type: str
@@ -440,8 +500,6 @@ class ExtractionResult(_Model):
     errors: list[ExtractionError] = Field(default_factory=list)
     started_at: datetime
     finished_at: datetime
-    #: What the extraction sent to the source or cost there (BaseMetadataExtractor.usage).
-    usage: dict[str, int] = Field(default_factory=dict)
 
     def __repr__(self) -> str:
         # A full repr of a large result costs seconds of CPU (asyncio.run may build one).
@@ -452,22 +510,7 @@ class ExtractionResult(_Model):
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = {
-            AssetType.DATABASE.value: len(self.databases),
-            AssetType.SCHEMA.value: len(self.schemas),
-            AssetType.TABLE.value: 0,
-            AssetType.VIEW.value: 0,
-            AssetType.COLUMN.value: 0,
-            AssetType.CONSTRAINT.value: 0,
-            AssetType.INDEX.value: 0,
-            AssetType.ROUTINE.value: len(self.routines),
-        }
-        for table in self.tables:
-            counts[table.table_type.asset_type.value] += 1
-            counts[AssetType.COLUMN.value] += len(table.columns)
-            counts[AssetType.CONSTRAINT.value] += len(table.constraints)
-            counts[AssetType.INDEX.value] += len(table.indexes)
-        return counts
+        return _counts(self.databases, self.schemas, self.tables, self.routines)
 
     @property
     def failed_scopes(self) -> list[tuple[str, ...]]:
@@ -523,17 +566,9 @@ class ExtractionResult(_Model):
         """Assemble a result, deriving its status from what was found and what failed."""
         errors = errors or []
         found = bool(databases or schemas or tables or routines)
-        has_error = any(e.severity is Severity.ERROR for e in errors)
-        whole_source_failed = any(e.severity is Severity.ERROR and not e.scope for e in errors)
-        if whole_source_failed or (has_error and not found):
-            status = ExtractionStatus.FAILED
-        elif has_error:
-            status = ExtractionStatus.PARTIAL
-        else:
-            status = ExtractionStatus.SUCCESS
         return cls(
             connector_type=connector_type,
-            status=status,
+            status=extraction_status(found, errors),
             databases=databases or [],
             schemas=schemas or [],
             tables=tables or [],
@@ -542,6 +577,62 @@ class ExtractionResult(_Model):
             started_at=started_at,
             finished_at=utcnow(),
         )
+
+    def summary(self, batches: int = 1) -> ExtractionSummary:
+        return ExtractionSummary(
+            connector_type=self.connector_type,
+            status=self.status,
+            counts=self.counts,
+            errors=self.errors,
+            batches=batches,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+        )
+
+
+_CONTAINED = (
+    AssetType.DATABASE.value,
+    AssetType.SCHEMA.value,
+    AssetType.TABLE.value,
+    AssetType.VIEW.value,
+    AssetType.ROUTINE.value,
+)
+
+
+def _counts(
+    databases: Sequence[DatabaseMetadata],
+    schemas: Sequence[SchemaMetadata],
+    tables: Sequence[TableMetadata],
+    routines: Sequence[RoutineMetadata],
+) -> dict[str, int]:
+    counts = {
+        AssetType.DATABASE.value: len(databases),
+        AssetType.SCHEMA.value: len(schemas),
+        AssetType.TABLE.value: 0,
+        AssetType.VIEW.value: 0,
+        AssetType.COLUMN.value: 0,
+        AssetType.CONSTRAINT.value: 0,
+        AssetType.INDEX.value: 0,
+        AssetType.ROUTINE.value: len(routines),
+    }
+    for table in tables:
+        counts[table.table_type.asset_type.value] += 1
+        counts[AssetType.COLUMN.value] += len(table.columns)
+        counts[AssetType.CONSTRAINT.value] += len(table.constraints)
+        counts[AssetType.INDEX.value] += len(table.indexes)
+    return counts
+
+
+def extraction_status(found: bool, errors: Sequence[ExtractionError]) -> ExtractionStatus:
+    """Failed if the whole source failed, or something failed and nothing was found; partial if a
+    scope failed; else success. Warnings count for nothing."""
+    has_error = any(e.severity is Severity.ERROR for e in errors)
+    whole_source_failed = any(e.severity is Severity.ERROR and not e.scope for e in errors)
+    if whole_source_failed or (has_error and not found):
+        return ExtractionStatus.FAILED
+    if has_error:
+        return ExtractionStatus.PARTIAL
+    return ExtractionStatus.SUCCESS
 
 
 def asset_path(database: str, schema_name: str | None, *rest: str) -> tuple[str, ...]:

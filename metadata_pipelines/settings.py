@@ -106,6 +106,16 @@ class Settings(BaseSettings):
         default=None,
         description="HTTP API: bearer token that `/metrics` requires (unset: no /metrics)",
     )
+    handover_url: str | None = Field(
+        default=None,
+        description="where a run's steps hand batches over: a directory, or s3://bucket/prefix",
+    )
+    handover_s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint of an s3:// handover (MinIO, Ceph)"
+    )
+    handover_retention_days: float = Field(
+        default=7.0, gt=0, description="what failed runs left in the handover is removed after"
+    )
     dagster_home: Path | None = Field(
         default=None, validation_alias=DAGSTER_HOME_ENV, description="Dagster instance home"
     )
@@ -139,6 +149,9 @@ class Settings(BaseSettings):
 
     def dagster_instance_home(self) -> Path:
         return (self.dagster_home or self.embedded_home() / "dagster").expanduser()
+
+    def handover_location(self) -> str:
+        return self.handover_url or str(self.dagster_instance_home() / "handover")
 
 
 class SettingsError(ValueError):

@@ -107,6 +107,6 @@ def test_only_the_settings_module_reads_the_environment():
 def test_the_documented_variables_are_exactly_the_settings(document):
     text = (REPO / document).read_text()
     table = text[text.index("<!-- settings table -->") : text.index("<!-- end settings table -->")]
-    documented = re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE)
+    documented = re.findall(r"^\| `([A-Z0-9_]+)` \|", table, flags=re.MULTILINE)
 
     assert sorted(documented) == sorted(Settings.variables())

@@ -19,6 +19,7 @@ from pydantic_core import to_json
 from metadata_pipelines.models import (
     VOLATILE_STATISTICS,
     AssetType,
+    ExtractionBatch,
     ExtractionResult,
     RoutineMetadata,
     TableMetadata,
@@ -37,7 +38,7 @@ class DesiredAsset:
     fields: list[FieldRow] | None = None
 
 
-def desired_assets(result: ExtractionResult) -> Iterator[DesiredAsset]:
+def desired_assets(result: ExtractionResult | ExtractionBatch) -> Iterator[DesiredAsset]:
     for database in result.databases:
         path = (database.name,)
         yield _asset(path, None, AssetType.DATABASE, database.name, None, None, database)
@@ -115,7 +116,7 @@ def _table_asset(table: TableMetadata) -> DesiredAsset:
     )
 
 
-def desired_keys(result: ExtractionResult) -> set[str]:
+def desired_keys(result: ExtractionResult | ExtractionBatch) -> set[str]:
     """The qualified names `desired_assets` yields, without building rows or hashing them."""
     keys = {qualified_name((database.name,)) for database in result.databases}
     keys.update(qualified_name((schema.database, schema.name)) for schema in result.schemas)

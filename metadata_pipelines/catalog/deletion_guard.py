@@ -19,13 +19,14 @@ deletes them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from metadata_pipelines.catalog.asset_rows import desired_keys
-from metadata_pipelines.catalog.persistence import covered, stored_path
 from metadata_pipelines.catalog.schema import assets
+from metadata_pipelines.catalog.scopes import covered, stored_path
 from metadata_pipelines.models import (
     ExtractionError,
     ExtractionResult,
@@ -59,18 +60,37 @@ def hold_deletions(
     result: ExtractionResult,
     policy: DeletionPolicy | None = None,
 ) -> tuple[ExtractionResult, list[ExtractionError]]:
-    """(the result with held removals as scoped errors, those errors); unchanged if none held."""
-    policy = policy or DeletionPolicy.from_settings()
+    """(the result with held removals as scoped errors, those errors); unchanged if none held.
+
+    For a whole result; a streamed sync applies `held_removals` once persistence has seen every
+    batch."""
     live = _live_paths(engine, tenant_id, data_source_id)
-    if not live:
-        return result, []
     desired = desired_keys(result)
     failed = result.failed_scopes
     removed = [
         path for name, path in live.items() if name not in desired and not covered(path, failed)
     ]
-    if not removed:
+    errors = held_removals(live, removed, policy)
+    if not errors:
         return result, []
+    return (
+        result.model_copy(
+            update={"status": ExtractionStatus.PARTIAL, "errors": [*result.errors, *errors]}
+        ),
+        errors,
+    )
+
+
+def held_removals(
+    live: Mapping[str, tuple[str, ...]],
+    removed: Sequence[tuple[str, ...]],
+    policy: DeletionPolicy | None = None,
+) -> list[ExtractionError]:
+    """The removals to hold, as scoped errors: `live` maps the source's live assets to their paths,
+    `removed` is the paths of those a sync would delete (none covered by an extraction error)."""
+    policy = policy or DeletionPolicy.from_settings()
+    if not live or not removed:
+        return []
     containers = sorted({path[:1] for path in removed})
     if len(removed) == len(live) or (
         len(removed) > policy.min_count and len(removed) / len(live) > policy.max_share
@@ -81,11 +101,10 @@ def hold_deletions(
             f"(more than {policy.max_share:.0%})"
         )
     else:
-        held = [path for path in containers if path in set(removed)]
+        removed_set = set(removed)
+        held = [path for path in containers if path in removed_set]
         why = "a whole top-level container would be deleted"
-    if not held:
-        return result, []
-    errors = [
+    return [
         ExtractionError(
             scope=scope,
             message=(
@@ -97,12 +116,6 @@ def hold_deletions(
         )
         for scope in held
     ]
-    return (
-        result.model_copy(
-            update={"status": ExtractionStatus.PARTIAL, "errors": [*result.errors, *errors]}
-        ),
-        errors,
-    )
 
 
 def _live_paths(

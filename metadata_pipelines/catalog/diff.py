@@ -46,8 +46,13 @@ def diff_rows(
     stored: Mapping[K, S],
     desired: Iterable[tuple[K, str, D]],
     keep: Callable[[K, S], bool] | None = None,
+    *,
+    removals: bool = True,
 ) -> RowDiff[K, D, S]:
-    """Classify `desired` (key, content hash, row) against `stored` rows by key."""
+    """Classify `desired` (key, content hash, row) against `stored` rows by key.
+
+    With `removals=False` the stored rows are not scanned for removed ones: a batch of a streamed
+    sync covers part of the source, so what it lacks is decided after the last batch."""
     diff: RowDiff[K, D, S] = RowDiff()
     seen: set[K] = set()
     for key, digest, row in desired:
@@ -61,6 +66,8 @@ def diff_rows(
             diff.changed.append((key, row, old))
         else:
             diff.unchanged.append((key, row, old))
+    if not removals:
+        return diff
     for key, old in stored.items():
         if key in seen or old.deleted_at is not None:
             continue

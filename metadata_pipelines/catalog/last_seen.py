@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from metadata_pipelines.catalog.connector_runs import MAX_STORED_ERRORS
-from metadata_pipelines.catalog.persistence import covered, stored_path
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import connector_runs
+from metadata_pipelines.catalog.scopes import covered, stored_path
 from metadata_pipelines.models import Severity
 
 #: Runs looked at per source; an asset covered by the errors of all of them keeps its row's time.

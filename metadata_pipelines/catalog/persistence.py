@@ -35,13 +35,17 @@ from metadata_pipelines.catalog.asset_rows import (
 )
 from metadata_pipelines.catalog.bulk import insert_rows
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
+from metadata_pipelines.catalog.deletion_guard import DeletionPolicy, held_removals
 from metadata_pipelines.catalog.diff import RowDiff, diff_rows
 from metadata_pipelines.catalog.schema import asset_fields, assets, connector_runs, data_sources
+from metadata_pipelines.catalog.scopes import covered, stored_path
 from metadata_pipelines.models import (
     AssetType,
+    ExtractionBatch,
+    ExtractionError,
     ExtractionResult,
     ExtractionStatus,
-    asset_path,
+    ExtractionSummary,
     utcnow,
 )
 
@@ -86,13 +90,20 @@ class PersistStats:
     assets: ChangeCounts = field(default_factory=ChangeCounts)
     fields: ChangeCounts = field(default_factory=ChangeCounts)
     changes: ChangeSummary = field(default_factory=ChangeSummary)
+    #: Removals the deletion fail-safe held, as scoped errors (the run ends partial).
+    held: list[ExtractionError] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         keys = ("inserted", "updated", "unchanged", "deleted", "restored")
         return {k: getattr(self.assets, k) + getattr(self.fields, k) for k in keys}
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.totals(), **asdict(self)}
+        return {
+            **self.totals(),
+            "assets": asdict(self.assets),
+            "fields": asdict(self.fields),
+            "changes": asdict(self.changes),
+        }
 
 
 class PersistenceRefused(ValueError):
@@ -110,12 +121,38 @@ class MetadataPersistenceService:
         result: ExtractionResult,
         connector_run_id: str | None = None,
     ) -> PersistStats:
-        if result.status is ExtractionStatus.FAILED:
+        """Persist a whole result (one batch)."""
+        return self.persist_batches(
+            tenant_id,
+            data_source_id,
+            result.summary(),
+            [result.as_batch()],
+            connector_run_id=connector_run_id,
+        )
+
+    def persist_batches(
+        self,
+        tenant_id: str,
+        data_source_id: str,
+        summary: ExtractionSummary,
+        batches: Iterable[ExtractionBatch],
+        connector_run_id: str | None = None,
+        deletion_policy: DeletionPolicy | None = None,
+    ) -> PersistStats:
+        """Persist a streamed extraction, batch by batch, in one transaction.
+
+        Each batch is diffed and written as it comes (its tables' fields with it: a table never
+        spans two batches, and `summary` brings every extraction error before the first batch), so
+        memory holds one batch and the source's asset index, not the source. Assets are deleted only
+        once every batch has been seen, and only then is the deletion fail-safe asked
+        (`deletion_policy`; None deletes unconfirmed). A failure anywhere, a killed process
+        included, rolls the whole transaction back: the catalog stays as it was.
+        """
+        if summary.status is ExtractionStatus.FAILED:
             raise PersistenceRefused("a failed extraction is never persisted")
         now = utcnow()
         reseed_ids()
-        desired = list(desired_assets(result))
-        protected_scopes = result.failed_scopes
+        protected_scopes = summary.failed_scopes
         stats = PersistStats()
         with self._engine.begin() as connection:
             _lock_data_source(connection, tenant_id, data_source_id)
@@ -136,65 +173,39 @@ class MetadataPersistenceService:
                     )
                 )
             }
-            diff = diff_rows(
-                stored,
-                ((item.qualified_name, item.content_hash, item) for item in desired),
-                keep=lambda _, old: covered(stored_path(old), protected_scopes),
-            )
             ids = {qn: row.id for qn, row in stored.items()}
-            ids.update((item.qualified_name, new_id()) for _, item in diff.added)
-
-            def values(item: DesiredAsset) -> dict[str, Any]:
-                return {
-                    **item.row,
-                    "parent_id": ids.get(item.parent) if item.parent else None,
-                    "content_hash": item.content_hash,
-                }
-
-            inserts = [
-                {
-                    **values(item),
-                    "id": ids[qn],
-                    "tenant_id": tenant_id,
-                    "data_source_id": data_source_id,
-                    "qualified_name": qn,
-                    "first_seen_at": now,
-                    "last_seen_at": now,
-                    "updated_at": now,
-                    "deleted_at": None,
-                }
-                for qn, item in diff.added
+            seen: set[str] = set()
+            writer = _BatchWriter(
+                self, connection, tenant_id, data_source_id, protected_scopes, stats, now
+            )
+            for batch in batches:
+                writer.write(stored, ids, seen, batch)
+            removed = [
+                (qn, row)
+                for qn, row in stored.items()
+                if row.deleted_at is None
+                and qn not in seen
+                and not covered(stored_path(row), protected_scopes)
             ]
-            updates = [
-                {**values(item), "b_id": old.id, "last_seen_at": now, "updated_at": now}
-                for _, item, old in (*diff.changed, *diff.restored)
-            ]
-            _count(stats.assets, diff)
-            stats.fields.unchanged += sum(len(item.fields or ()) for _, item, _ in diff.unchanged)
-            for qn, item in (*diff.added, *((qn, item) for qn, item, _ in diff.restored)):
-                if item.row["asset_type"] in _RELATIONS:
-                    stats.changes.add("tables_added", qn)
-            for qn, old in diff.removed:
+            if deletion_policy is not None and removed:
+                live = {
+                    qn: stored_path(row) for qn, row in stored.items() if row.deleted_at is None
+                }
+                stats.held = held_removals(
+                    live, [stored_path(row) for _, row in removed], deletion_policy
+                )
+                held_scopes = [error.scope for error in stats.held]
+                removed = [
+                    (qn, row) for qn, row in removed if not covered(stored_path(row), held_scopes)
+                ]
+            stats.assets.deleted += len(removed)
+            for qn, old in removed:
                 if old.asset_type in _RELATIONS:
                     stats.changes.add("tables_removed", qn)
-            field_work = [
-                (ids[qn], item, None) for qn, item in diff.added if item.fields is not None
-            ] + [
-                (old.id, item, old)
-                for qn, item, old in (*diff.changed, *diff.restored)
-                if item.fields is not None
-            ]
-
-            insert_rows(connection, assets, inserts)
-            if updates:
-                connection.execute(_UPDATE_ASSET, updates)
-            removed_ids = [old.id for _, old in diff.removed]
+            removed_ids = [old.id for _, old in removed]
             self._soft_delete(connection, assets, removed_ids, now)
             stats.fields.deleted += self._soft_delete(
                 connection, asset_fields, removed_ids, now, column=asset_fields.c.asset_id
-            )
-            self._persist_fields(
-                connection, tenant_id, data_source_id, field_work, protected_scopes, stats, now
             )
             if connector_run_id:
                 connection.execute(
@@ -285,6 +296,97 @@ class MetadataPersistenceService:
         return deleted
 
 
+class _BatchWriter:
+    """Diffs and writes one batch at a time inside a persist's transaction."""
+
+    def __init__(
+        self,
+        service: MetadataPersistenceService,
+        connection: sa.Connection,
+        tenant_id: str,
+        data_source_id: str,
+        protected_scopes: list[tuple[str, ...]],
+        stats: PersistStats,
+        now: datetime,
+    ) -> None:
+        self.service = service
+        self.connection = connection
+        self.tenant_id = tenant_id
+        self.data_source_id = data_source_id
+        self.protected_scopes = protected_scopes
+        self.stats = stats
+        self.now = now
+
+    def write(
+        self,
+        stored: dict[str, Any],
+        ids: dict[str, str],
+        seen: set[str],
+        batch: ExtractionBatch,
+    ) -> None:
+        """Insert, update and restore what `batch` holds; record its names in `seen`. Removals
+        wait for the last batch."""
+        now, stats = self.now, self.stats
+        desired = list(desired_assets(batch))
+        seen.update(item.qualified_name for item in desired)
+        diff = diff_rows(
+            stored,
+            ((item.qualified_name, item.content_hash, item) for item in desired),
+            removals=False,
+        )
+        ids.update((item.qualified_name, new_id()) for _, item in diff.added)
+
+        def values(item: DesiredAsset) -> dict[str, Any]:
+            return {
+                **item.row,
+                "parent_id": ids.get(item.parent) if item.parent else None,
+                "content_hash": item.content_hash,
+            }
+
+        inserts = [
+            {
+                **values(item),
+                "id": ids[qn],
+                "tenant_id": self.tenant_id,
+                "data_source_id": self.data_source_id,
+                "qualified_name": qn,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "updated_at": now,
+                "deleted_at": None,
+            }
+            for qn, item in diff.added
+        ]
+        updates = [
+            {**values(item), "b_id": old.id, "last_seen_at": now, "updated_at": now}
+            for _, item, old in (*diff.changed, *diff.restored)
+        ]
+        _count(stats.assets, diff)
+        stats.fields.unchanged += sum(len(item.fields or ()) for _, item, _ in diff.unchanged)
+        for qn, item in (*diff.added, *((qn, item) for qn, item, _ in diff.restored)):
+            if item.row["asset_type"] in _RELATIONS:
+                stats.changes.add("tables_added", qn)
+        field_work = [
+            (ids[qn], item, None) for qn, item in diff.added if item.fields is not None
+        ] + [
+            (old.id, item, old)
+            for qn, item, old in (*diff.changed, *diff.restored)
+            if item.fields is not None
+        ]
+        insert_rows(self.connection, assets, inserts)
+        if updates:
+            self.connection.execute(_UPDATE_ASSET, updates)
+        self.service._persist_fields(
+            self.connection,
+            self.tenant_id,
+            self.data_source_id,
+            field_work,
+            self.protected_scopes,
+            stats,
+            now,
+        )
+
+
 def _summarize_fields(
     changes: ChangeSummary, work: list[tuple[str, DesiredAsset, Any]], diff: RowDiff
 ) -> None:
@@ -330,11 +432,15 @@ def _count(counts: ChangeCounts, diff: RowDiff) -> None:
 
 
 def _lock_data_source(connection: sa.Connection, tenant_id: str, data_source_id: str) -> None:
-    """Serialize persists of one source (row lock on PostgreSQL) and enforce tenant ownership."""
+    """Serialize persists of one source (row lock on PostgreSQL) and enforce tenant ownership.
+
+    FOR NO KEY UPDATE: it excludes another persist of the source as FOR UPDATE would, but not the
+    key-share locks of rows that merely reference the source (a new connector run), which would
+    otherwise wait for the whole of a long batched persist."""
     found = connection.execute(
         sa.select(data_sources.c.id)
         .where(data_sources.c.id == data_source_id, data_sources.c.tenant_id == tenant_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).first()
     if found is None:
         raise DataSourceNotFound(
@@ -392,23 +498,6 @@ _UPDATE_FIELD = (
     .where(asset_fields.c.id == sa.bindparam("b_id"))
     .values({name: sa.bindparam(name) for name in _FIELD_CONTENT} | {"deleted_at": None})
 )
-
-
-def covered(path: tuple[str, ...], scopes: list[tuple[str, ...]]) -> bool:
-    """True if a failed scope contains `path`, or `path` is an ancestor of a failed scope."""
-    for scope in scopes:
-        shorter = min(len(scope), len(path))
-        if scope[:shorter] == path[:shorter]:
-            return True
-    return False
-
-
-def stored_path(row: Any) -> tuple[str, ...]:
-    if row.asset_type == AssetType.DATABASE.value:
-        return (row.name,)
-    if row.asset_type == AssetType.SCHEMA.value:
-        return (row.database_name, row.name)
-    return asset_path(row.database_name, row.schema_name, row.name)
 
 
 def _chunks(items: list[str], size: int = CHUNK) -> Iterable[list[str]]:

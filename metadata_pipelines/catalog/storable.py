@@ -7,17 +7,26 @@ warning naming each asset that held one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from metadata_pipelines.models import ExtractionError, ExtractionResult, Severity, qualified_name
+from metadata_pipelines.models import (
+    ExtractionBatch,
+    ExtractionError,
+    ExtractionResult,
+    Severity,
+    qualified_name,
+)
 
+Handed = TypeVar("Handed", ExtractionResult, ExtractionBatch)
+
+UNSTORABLE = "unstorable_text"
 NUL = "\x00"
 REPLACEMENT = "\ufffd"
 _ASSET_LISTS = ("databases", "schemas", "tables", "routines")
 _PATH_KEYS = ("database", "schema_name", "name")
 
 
-def storable(result: ExtractionResult) -> tuple[ExtractionResult, list[str]]:
+def storable(result: Handed) -> tuple[Handed, list[str]]:
     """(the result with every NUL replaced, qualified names of the assets that held one)."""
     if "\\u0000" not in result.model_dump_json():  # the common case: one fast scan, no copy
         return result, []
@@ -40,13 +49,13 @@ def storable(result: ExtractionResult) -> tuple[ExtractionResult, list[str]]:
                         "catalog cannot store; they were replaced by U+FFFD"
                     ),
                     severity=Severity.WARNING,
-                    code="unstorable_text",
+                    code=UNSTORABLE,
                 )
             )
     data["errors"] = [_replace(error)[0] for error in data["errors"]] + [
         warning.model_dump() for warning in warnings
     ]
-    return ExtractionResult.model_validate(data), cleaned
+    return type(result).model_validate(data), cleaned
 
 
 def _replace(value: Any) -> tuple[Any, bool]:

@@ -63,4 +63,5 @@ RETRY_ALL_STEPS = {RETRY_STRATEGY_TAG: "ALL_STEPS"}
 )
 def metadata_sync_job() -> None:
     target = check_source_connection()
-    persist_metadata(target, extract_metadata(target))
+    batches, summary = extract_metadata(target)
+    persist_metadata(target, summary, batches.collect())

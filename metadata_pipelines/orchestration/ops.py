@@ -27,10 +27,10 @@ from metadata_pipelines.catalog.connector_runs import SourceBusy
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavailable
 from metadata_pipelines.catalog.deletion_guard import HELD as DELETION_HELD
-from metadata_pipelines.catalog.deletion_guard import hold_deletions
+from metadata_pipelines.catalog.deletion_guard import DeletionPolicy
 from metadata_pipelines.catalog.persistence import PersistStats
 from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStatus
-from metadata_pipelines.catalog.storable import storable
+from metadata_pipelines.catalog.storable import UNSTORABLE, storable
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
 from metadata_pipelines.extractors.errors import (
     ExtractorError,
@@ -40,12 +40,16 @@ from metadata_pipelines.extractors.errors import (
 )
 from metadata_pipelines.logs import log_context, scrubbing
 from metadata_pipelines.models import (
+    ExtractionBatch,
     ExtractionError,
-    ExtractionResult,
     ExtractionStatus,
+    ExtractionSummary,
+    ExtractionTally,
     Severity,
+    utcnow,
 )
 from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.handover import StagedBatch
 from metadata_pipelines.orchestration.liveness import Heartbeat, close_if_ended, worker_name
 from metadata_pipelines.orchestration.observations import observe_source
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
@@ -123,14 +127,23 @@ def check_source_connection(
 
 
 @dg.op(
-    description="Read all metadata in scope from the source.",
+    description=(
+        "Read all metadata in scope from the source, handing it over in batches (a database, a "
+        "schema or a few thousand tables each) while extraction goes on."
+    ),
+    out={
+        "batches": dg.DynamicOut(ExtractionBatch, description="the extracted metadata, in batches"),
+        "summary": dg.Out(
+            ExtractionSummary, description="status, counts and errors of the whole extraction"
+        ),
+    },
 )
 def extract_metadata(
     context: dg.OpExecutionContext,
     target: SyncTarget,
     catalog: CatalogResource,
     extractors: ExtractorFactoryResource,
-) -> ExtractionResult:
+) -> Iterator[dg.DynamicOutput[ExtractionBatch] | dg.Output[ExtractionSummary]]:
     db = catalog.get_catalog()
     with _retry_if_catalog_down(context):
         target = _for_this_run(context, db, target)
@@ -138,124 +151,77 @@ def extract_metadata(
         with _sync_step(context, db, target, "extract_metadata") as secrets:
             source = db.data_sources.get(target.data_source_id, target.tenant_id)
             extractor = _build_extractor(db, extractors, source, secrets)
-            result = asyncio.run(extractor.extract_metadata())
-            result.usage = extractor.usage()
-            if result.status is ExtractionStatus.FAILED:
-                raise _failed_result_error(result)
-        _log_extracted(context, result)
-    context.add_output_metadata(
-        {
-            "status": result.status.value,
-            "errors": len(result.errors),
-            **{f"extracted_{kind}": count for kind, count in result.counts.items()},
-        }
-    )
-    return result
-
-
-@dg.op(
-    description="Write the extracted metadata into the catalog in one transaction.",
-)
-def persist_metadata(
-    context: dg.OpExecutionContext,
-    target: SyncTarget,
-    result: ExtractionResult,
-    catalog: CatalogResource,
-) -> dict[str, Any]:
-    db = catalog.get_catalog()
-    with _retry_if_catalog_down(context):
-        target = _for_this_run(context, db, target)
-    with _logged(context, target, "persist_metadata"):
-        return _persist(context, db, target, result)
-
-
-def _persist(
-    context: dg.OpExecutionContext,
-    db: CatalogDatabase,
-    target: SyncTarget,
-    result: ExtractionResult,
-) -> dict[str, Any]:
-    started = time.monotonic()
-    with _sync_step(context, db, target, "persist_metadata"):
-        result, cleaned = storable(result)
-        for name in cleaned:
-            context.log.warning(f"{name}: NUL characters replaced by U+FFFD (not storable)")
-        held: list[ExtractionError] = []
-        if context.run.tags.get(run_tags.CONFIRM_DELETIONS, "").lower() != "true":
-            result, held = hold_deletions(
-                db.engine, target.tenant_id, target.data_source_id, result
-            )
-        for error in held:
-            context.log.warning(error.message)
-        stats = db.persistence.persist(
-            target.tenant_id,
-            target.data_source_id,
-            result,
-            connector_run_id=target.connector_run_id,
-        )
-    persist_seconds = time.monotonic() - started
-    summary = {
-        **stats.as_dict(),
-        "extracted": result.counts,
-        "held": len(held),
-        "step_seconds": {
-            "check_connection": target.check_seconds,
-            "extract_metadata": (result.finished_at - result.started_at).total_seconds(),
-            "persist_metadata": persist_seconds,
+            tally = ExtractionTally(extractor.connector_type, utcnow())
+            for batch in _batches_of(extractor):
+                key = batch_key(tally.batches)
+                tally.add(batch)
+                context.log.debug(
+                    f"batch {key}: {_found(batch.counts)}",
+                    extra={"event": "batch", "batch": key, "extracted": batch.counts},
+                )
+                yield dg.DynamicOutput(batch, mapping_key=key, output_name="batches")
+                del batch  # one batch in memory at a time
+            if tally.batches == 0:  # persistence runs only if there is a batch to collect
+                tally.add(ExtractionBatch())
+                yield dg.DynamicOutput(
+                    ExtractionBatch(), mapping_key=batch_key(0), output_name="batches"
+                )
+            summary = tally.summary()
+            summary.usage = extractor.usage()
+            if summary.status is ExtractionStatus.FAILED:
+                raise _failed_result_error(summary)
+        _log_extracted(context, summary)
+    yield dg.Output(
+        summary,
+        output_name="summary",
+        metadata={
+            "status": summary.status.value,
+            "errors": len(summary.errors),
+            "batches": summary.batches,
+            **{f"extracted_{kind}": count for kind, count in summary.counts.items()},
         },
-        "source_usage": result.usage,
-        "errors_by_code": dict(Counter(e.code or "unclassified" for e in result.errors)),
-    }
+    )
+
+
+def batch_key(index: int) -> str:
+    """The mapping key of the index-th batch: sorts in hand-over order."""
+    return f"b{index:05d}"
+
+
+def _batches_of(extractor: BaseMetadataExtractor) -> Iterator[ExtractionBatch]:
+    """The extractor's batches, pulled one at a time from its async stream on a private loop."""
+    stream = extractor.stream_metadata()
+    with asyncio.Runner() as runner:
+        try:
+            while True:
+                try:
+                    batch = runner.run(anext(stream))
+                except StopAsyncIteration:
+                    return
+                yield batch
+        finally:
+            runner.run(stream.aclose())
+
+
+def _found(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {kind}" for kind, count in counts.items() if count) or "nothing"
+
+
+def _log_extracted(context: dg.OpExecutionContext, summary: ExtractionSummary) -> None:
     context.log.info(
-        "catalog updated: " + ", ".join(f"{n} {kind}" for kind, n in stats.totals().items()),
-        extra={
-            "event": "persisted",
-            **stats.totals(),
-            "held": len(held),
-            "duration_seconds": round(persist_seconds, 3),
-        },
-    )
-    partial = result.status is ExtractionStatus.PARTIAL
-    with _retry_if_catalog_down(context):  # a retry persists again: unchanged, it writes nothing
-        db.connector_runs.finish(
-            target.connector_run_id,
-            RunStatus.PARTIAL if partial else RunStatus.SUCCEEDED,
-            error_code=(DELETION_HELD if held else "partial_extraction") if partial else None,
-            error_message=_partial_message(result) if partial else None,
-            stats=summary,
-            extraction_errors=[error.model_dump(mode="json") for error in result.errors],
-        )
-    metadata = _persist_metadata(stats, result)
-    context.add_output_metadata(metadata)
-    counts = result.counts
-    _observe(
-        context,
-        target,
-        str(metadata.pop("connector_run_status")),
-        {
-            "tables": counts.get("table", 0) + counts.get("view", 0),
-            "columns": counts.get("column", 0),
-            **metadata,
-        },
-    )
-    return summary
-
-
-def _log_extracted(context: dg.OpExecutionContext, result: ExtractionResult) -> None:
-    counts = result.counts
-    found = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
-    context.log.info(
-        f"extracted {found or 'nothing'} ({result.status.value})",
+        f"extracted {_found(summary.counts)} in {summary.batches} batch(es) "
+        f"({summary.status.value})",
         extra={
             "event": "extracted",
-            "status": result.status.value,
-            "extracted": counts,
-            "errors": len(result.errors),
-            "duration_seconds": round((result.finished_at - result.started_at).total_seconds(), 3),
-            "source_usage": result.usage,
+            "status": summary.status.value,
+            "extracted": summary.counts,
+            "batches": summary.batches,
+            "errors": len(summary.errors),
+            "duration_seconds": round(_seconds(summary), 3),
+            "source_usage": summary.usage,
         },
     )
-    for error in result.errors:
+    for error in summary.errors:
         context.log.warning(
             f"{error.severity.value} in {'.'.join(error.scope)}: {error.message}",
             extra={
@@ -265,6 +231,10 @@ def _log_extracted(context: dg.OpExecutionContext, result: ExtractionResult) -> 
                 "error_code": error.code,
             },
         )
+
+
+def _seconds(summary: ExtractionSummary) -> float:
+    return (summary.finished_at - summary.started_at).total_seconds()
 
 
 @contextmanager
@@ -283,7 +253,135 @@ def _logged(context: dg.OpExecutionContext, target: SyncTarget, step: str) -> It
         yield
 
 
-def _persist_metadata(stats: PersistStats, result: ExtractionResult) -> dict[str, Any]:
+@dg.op(
+    description=(
+        "Write the extracted metadata into the catalog in one transaction, batch by batch; "
+        "deletions are decided once every batch has been seen. Removes the run's handover after."
+    ),
+)
+def persist_metadata(
+    context: dg.OpExecutionContext,
+    target: SyncTarget,
+    summary: ExtractionSummary,
+    batches: list,  # type: ignore[type-arg]  (StagedBatch from the handover, else ExtractionBatch)
+    catalog: CatalogResource,
+) -> None:
+    db = catalog.get_catalog()
+    with _retry_if_catalog_down(context):
+        target = _for_this_run(context, db, target)
+    with _logged(context, target, "persist_metadata"):
+        _persist(context, db, target, summary, batches)
+
+
+def _persist(
+    context: dg.OpExecutionContext,
+    db: CatalogDatabase,
+    target: SyncTarget,
+    summary: ExtractionSummary,
+    batches: list[Any],
+) -> None:
+    started = time.monotonic()
+    # A retried extraction hands its batches over again, under the same keys, after those of the
+    # failed attempt: the last `summary.batches` are the ones the summary describes.
+    handed_over = batches[len(batches) - summary.batches :]
+    warnings: list[ExtractionError] = []
+
+    def each_batch() -> Iterator[ExtractionBatch]:
+        for index, item in enumerate(handed_over, 1):
+            batch = item.read() if isinstance(item, StagedBatch) else item
+            batch, cleaned = storable(batch)
+            for name in cleaned:
+                context.log.warning(f"{name}: NUL characters replaced by U+FFFD (not storable)")
+            if cleaned:
+                warnings.extend(e for e in batch.errors if e.code == UNSTORABLE)
+            yield batch
+            context.log.debug(f"batch {index} of {len(handed_over)} written")
+
+    with _sync_step(context, db, target, "persist_metadata"):
+        confirmed = context.run.tags.get(run_tags.CONFIRM_DELETIONS, "").lower() == "true"
+        stats = db.persistence.persist_batches(
+            target.tenant_id,
+            target.data_source_id,
+            summary,
+            each_batch(),
+            connector_run_id=target.connector_run_id,
+            deletion_policy=None if confirmed else DeletionPolicy.from_settings(),
+        )
+    for error in stats.held:
+        context.log.warning(error.message)
+    errors = [*summary.errors, *warnings, *stats.held]
+    partial = summary.status is ExtractionStatus.PARTIAL or bool(stats.held)
+    outcome = summary.model_copy(
+        update={
+            "status": ExtractionStatus.PARTIAL if partial else summary.status,
+            "errors": errors,
+        }
+    )
+    persist_seconds = time.monotonic() - started
+    result_stats = {
+        **stats.as_dict(),
+        "extracted": summary.counts,
+        "held": len(stats.held),
+        "step_seconds": {
+            "check_connection": target.check_seconds,
+            "extract_metadata": _seconds(summary),
+            "persist_metadata": persist_seconds,
+        },
+        "source_usage": summary.usage,
+        "errors_by_code": dict(Counter(e.code or "unclassified" for e in errors)),
+    }
+    context.log.info(
+        "catalog updated: " + ", ".join(f"{n} {kind}" for kind, n in stats.totals().items()),
+        extra={
+            "event": "persisted",
+            **stats.totals(),
+            "held": len(stats.held),
+            "duration_seconds": round(persist_seconds, 3),
+        },
+    )
+    with _retry_if_catalog_down(context):  # a retry persists again: unchanged, it writes nothing
+        db.connector_runs.finish(
+            target.connector_run_id,
+            RunStatus.PARTIAL if partial else RunStatus.SUCCEEDED,
+            error_code=(DELETION_HELD if stats.held else "partial_extraction") if partial else None,
+            error_message=_partial_message(outcome) if partial else None,
+            stats=result_stats,
+            extraction_errors=[error.model_dump(mode="json") for error in errors],
+        )
+    _discard_handover(context, handed_over)
+    metadata = _persist_metadata(stats, outcome)
+    context.add_output_metadata(metadata)
+    counts = summary.counts
+    _observe(
+        context,
+        target,
+        str(metadata.pop("connector_run_status")),
+        {
+            "tables": counts.get("table", 0) + counts.get("view", 0),
+            "columns": counts.get("column", 0),
+            **metadata,
+        },
+    )
+
+
+def _discard_handover(context: dg.OpExecutionContext, handed_over: list[Any]) -> None:
+    """Remove what this run (or the run it re-executes) handed over: it is in the catalog now. A
+    failure here fails nothing; the retention sensor removes what is left."""
+    runs = {(item.store, item.run_id) for item in handed_over if isinstance(item, StagedBatch)}
+    runs |= {(store, context.run_id) for store, _ in runs}
+    for store, run_id in runs:
+        try:
+            removed = store.remove_run(run_id)
+        except Exception as error:
+            context.log.warning(
+                f"handover of run {run_id} not removed ({type(error).__name__}: {error}); "
+                "the retention sensor will"
+            )
+        else:
+            context.log.debug(f"handover of run {run_id} removed ({removed} objects)")
+
+
+def _persist_metadata(stats: PersistStats, result: ExtractionSummary) -> dict[str, Any]:
     totals = stats.totals()
     return {
         "connector_run_status": "partial"
@@ -513,14 +611,14 @@ def _observe(
     )
 
 
-def _failed_result_error(result: ExtractionResult) -> ExtractorError:
+def _failed_result_error(result: ExtractionSummary) -> ExtractorError:
     message = "; ".join(e.message for e in result.errors[:5]) or "extraction returned nothing"
     if result.errors and all(e.retryable for e in result.errors):
         return TransientExtractorError(message)
     return PermanentExtractorError(message)
 
 
-def _partial_message(result: ExtractionResult) -> str:
+def _partial_message(result: ExtractionSummary) -> str:
     failed = [e for e in result.errors if e.severity is Severity.ERROR]
     head = "; ".join(f"{'.'.join(e.scope) or 'source'}: {e.message}" for e in failed[:5])
     more = f" (+{len(failed) - 5} more)" if len(failed) > 5 else ""

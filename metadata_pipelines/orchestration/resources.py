@@ -16,6 +16,7 @@ from pydantic import Field
 from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
+from metadata_pipelines.orchestration.handover import handover_io_manager
 from metadata_pipelines.settings import CATALOG_URL_ENV, get_settings
 
 
@@ -57,10 +58,15 @@ class ExtractorFactoryResource(dg.ConfigurableResource):
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """Resources for this deployment: the catalog URL through an EnvVar when one is configured."""
+    """Resources for this deployment: the catalog URL through an EnvVar when one is configured,
+    and the handover of every op output (handover.py) as the job's IO manager."""
     catalog = (
         CatalogResource(url=dg.EnvVar(CATALOG_URL_ENV))
         if get_settings().catalog_url
         else CatalogResource()
     )
-    return {"catalog": catalog, "extractors": ExtractorFactoryResource()}
+    return {
+        "catalog": catalog,
+        "extractors": ExtractorFactoryResource(),
+        "io_manager": handover_io_manager(),
+    }

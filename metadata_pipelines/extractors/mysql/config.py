@@ -38,6 +38,8 @@ class MySQLConfig(ConnectorConfig):
     include_statistics: bool = True
     include_routines: bool = True
     include_system_databases: bool = False
+    #: Tables per batch handed over to persistence; a database of more is split.
+    batch_tables: Annotated[int, Field(ge=1)] = 5000
 
     @model_validator(mode="after")
     def _consistent(self) -> MySQLConfig:

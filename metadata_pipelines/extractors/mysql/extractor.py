@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -47,12 +48,9 @@ from metadata_pipelines.extractors.mysql.mapper import (
 from metadata_pipelines.models import (
     AssetType,
     DatabaseMetadata,
+    ExtractionBatch,
     ExtractionError,
-    ExtractionResult,
-    RoutineMetadata,
     Severity,
-    TableMetadata,
-    utcnow,
 )
 
 logger = logging.getLogger(__name__)
@@ -103,29 +101,43 @@ class MySQLExtractor(BaseMetadataExtractor):
         finally:
             await asyncio.to_thread(_close, connection)
 
-    async def extract_metadata(self) -> ExtractionResult:
-        started = utcnow()
+    async def stream_metadata(self) -> AsyncIterator[ExtractionBatch]:
+        """One batch per database (its tables split by `batch_tables`), in name order.
+
+        The next database is read while the current batch is handed over, on the same connection
+        (one read at a time), so at most two databases are held: memory is bounded by the largest
+        databases, not by the server.
+        """
         self.statements_sent = 0
         session = await asyncio.to_thread(self._open_session)
-        tables: list[TableMetadata] = []
-        routines: list[RoutineMetadata] = []
-        errors: list[ExtractionError] = []
+        size = self.config.batch_tables
+        ahead: asyncio.Future[DatabaseExtract] | None = None
         try:
-            for database in session.databases:
-                extract = await asyncio.to_thread(self._extract_database, session, database.name)
-                tables.extend(extract.tables)
-                routines.extend(extract.routines)
-                errors.extend(extract.errors)
+            for index, database in enumerate(session.databases):
+                extract = await (
+                    ahead or asyncio.to_thread(self._extract_database, session, database.name)
+                )
+                ahead = None
+                if index + 1 < len(session.databases):
+                    following = session.databases[index + 1].name
+                    ahead = asyncio.ensure_future(
+                        asyncio.to_thread(self._extract_database, session, following)
+                    )
+                tables = extract.tables
+                yield ExtractionBatch(
+                    databases=[database],
+                    tables=tables[:size],
+                    routines=extract.routines,
+                    errors=extract.errors,
+                )
+                for start in range(size, len(tables), size):
+                    yield ExtractionBatch(tables=tables[start : start + size])
+                del extract, tables
         finally:
+            if ahead is not None:  # the connection is free only once its read has ended
+                with contextlib.suppress(BaseException):
+                    await ahead
             await asyncio.to_thread(_close, session.connection)
-        return ExtractionResult.build(
-            self.connector_type,
-            started,
-            databases=session.databases,
-            tables=tables,
-            routines=routines,
-            errors=errors,
-        )
 
     # Blocking parts, run in worker threads ------------------------------------------------------
 
