@@ -86,10 +86,6 @@ def log_context(**fields: Any) -> Iterator[None]:
         _CONTEXT.reset(token)
 
 
-def current_context() -> Mapping[str, Any]:
-    return _CONTEXT.get()
-
-
 @contextmanager
 def scrubbing(secrets: Sequence[str]) -> Iterator[None]:
     """Scrub `secrets` from every record logged inside the block.
