@@ -91,6 +91,12 @@ VOLATILE_STATISTICS = frozenset(
         "last_autoanalyze",
         # BigQuery
         "physical_bytes",
+        # MongoDB (listDatabases, collStats, and how many documents a sample read)
+        "size_on_disk",
+        "avg_document_size",
+        "data_size_bytes",
+        "index_sizes",
+        "sampled_documents",
     }
 )
 """Statistics (a table's fields, or keys of a table's or database's `properties`) that move with

@@ -36,6 +36,7 @@ pytest_plugins = [
     "pytester",
     "metadata_pipelines_tests.support.process_hygiene",
     "metadata_pipelines_tests.support.bigquery_server",
+    "metadata_pipelines_tests.support.mongodb_server",
     "metadata_pipelines_tests.support.postgresql_source",
     "metadata_pipelines_tests.support.postgresql_cluster",
     "metadata_pipelines_tests.support.s3_server",

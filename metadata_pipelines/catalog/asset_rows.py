@@ -87,7 +87,7 @@ def _asset(
         path=path,
         parent=qualified_name(parent_path) if parent_path else None,
         row=row,
-        content_hash=content_hash([_without_volatile(row), fields]),
+        content_hash=content_hash([_without_volatile(row), _hashed_fields(fields)]),
         fields=fields,
     )
 
@@ -204,6 +204,26 @@ def _without_volatile(row: dict[str, Any]) -> dict[str, Any]:
     if not VOLATILE_STATISTICS.isdisjoint(details):
         details = {k: v for k, v in details.items() if k not in VOLATILE_STATISTICS}
     return row if details is row["details"] else {**row, "details": details}
+
+
+def _hashed_field(row: FieldRow) -> FieldRow:
+    """The field as change detection sees it: an inferred field's `sample_size` (how many records
+    the sample held, which moves with the collection's or file's size) is stored, not hashed."""
+    inference = row.inference
+    if inference is None or "sample_size" not in inference:
+        return row
+    return row._replace(inference={k: v for k, v in inference.items() if k != "sample_size"})
+
+
+def _hashed_fields(fields: list[FieldRow] | None) -> list[FieldRow] | None:
+    if fields is None or all(f.inference is None for f in fields):
+        return fields
+    return [_hashed_field(f) for f in fields]
+
+
+def field_hash(row: FieldRow) -> str:
+    """The content hash of one field row (see `_hashed_field`)."""
+    return content_hash(_hashed_field(row))
 
 
 def content_hash(value: Any) -> str:

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from metadata_pipelines.catalog.asset_rows import (
     DesiredAsset,
     FieldRow,
-    content_hash,
     desired_assets,
+    field_hash,
     new_id,
     reseed_ids,
 )
@@ -245,7 +245,7 @@ class MetadataPersistenceService:
             for asset_id, item, _ in work:
                 for values in item.fields or ():
                     # Hashed only here: an unchanged table's hash already covers its fields.
-                    digest = content_hash(values)
+                    digest = field_hash(values)
                     yield (asset_id, values.path), digest, (values, digest)
 
         diff = diff_rows(stored, desired(), keep=lambda key, _: key[0] in protected)

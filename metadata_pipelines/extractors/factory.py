@@ -38,6 +38,7 @@ class MetadataExtractorFactory:
         "bigquery": "metadata_pipelines.extractors.bigquery:BigQueryExtractor",
         "s3": "metadata_pipelines.extractors.s3:S3Extractor",
         "snowflake": "metadata_pipelines.extractors.snowflake:SnowflakeExtractor",
+        "mongodb": "metadata_pipelines.extractors.mongodb:MongoDBExtractor",
     }
 
     def __init__(self, extra: Mapping[str, type[BaseMetadataExtractor] | str] | None = None):

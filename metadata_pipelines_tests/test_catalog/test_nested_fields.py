@@ -164,6 +164,25 @@ def test_an_unchanged_nested_source_writes_no_field_and_no_asset_content(catalog
     assert _fields(catalog, source.id) == before
 
 
+def test_a_sample_of_another_size_with_the_same_shares_writes_nothing(catalog, source):
+    """An inferred field's sample_size moves with the collection's size: stored, not hashed."""
+    _persist(catalog, source, *_base())
+    before = _fields(catalog, source.id)
+    grown = SEEN.model_copy(update={"sample_size": 104})
+    columns = [c.model_copy(update={"inference": grown}) if c.inference else c for c in _base()]
+
+    stats = _persist(catalog, source, *columns)
+
+    assert (stats.assets.updated, stats.fields.updated) == (0, 0)
+    assert _fields(catalog, source.id) == before
+    # A share that moves is a change.
+    moved = SEEN.model_copy(update={"presence": 0.5})
+    columns = [c.model_copy(update={"inference": moved}) if c.inference else c for c in _base()]
+    stats = _persist(catalog, source, *columns)
+    assert stats.fields.updated == 1
+    assert _fields(catalog, source.id)["note"]["inference"]["presence"] == 0.5
+
+
 def test_nested_fields_added_removed_and_retyped_show_in_the_summary(catalog, source):
     _persist(catalog, source, *_base())
 

@@ -23,8 +23,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fastavro.read import HEADER_SCHEMA
 
+from metadata_pipelines.extractors.inference import RecordShape
 from metadata_pipelines.extractors.s3.arrow_types import columns_from_schema
-from metadata_pipelines.extractors.s3.inference import RecordShape
 from metadata_pipelines.models import (
     ColumnMetadata,
     DataType,
