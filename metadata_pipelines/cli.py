@@ -7,6 +7,7 @@ value (which would land in shell history and process listings), and are never pr
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -24,12 +25,15 @@ from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStat
 from metadata_pipelines.catalog.secrets import SecretKeyError
 from metadata_pipelines.extractors.errors import ConfigurationError, scrub
 from metadata_pipelines.extractors.factory import MetadataExtractorFactory
+from metadata_pipelines.logs import configure_logging, uvicorn_log_config
 from metadata_pipelines.models import AssetType
 from metadata_pipelines.settings import get_settings
 
 DEMO_TENANT = "demo"
 DEMO_SOURCE = "sample-shop"
 UI_HOST = "127.0.0.1"
+
+logger = logging.getLogger(__name__)
 
 tenant_option = click.option(
     "--tenant",
@@ -565,13 +569,28 @@ def _run_sync(source: DataSource, *, confirm_deletions: bool = False) -> Connect
     from metadata_pipelines.orchestration.progress import sync_with_progress
     from metadata_pipelines.orchestration.runner import SyncAlreadyRunning
 
-    click.echo(f"syncing {source.connector_type} source {source.name!r} ({source.id})", err=True)
+    settings = get_settings()
+    if settings.log_format == "json":
+        # The run's own records, one JSON object a line, stand for the progress lines.
+        logger.info(
+            "syncing %s source %r",
+            source.connector_type,
+            source.name,
+            extra={"data_source_id": source.id, "tenant_id": source.tenant_id},
+        )
+        emit, log_level = (lambda _line: None), settings.log_level
+    else:
+        click.echo(
+            f"syncing {source.connector_type} source {source.name!r} ({source.id})", err=True
+        )
+        emit, log_level = (lambda line: click.echo(f"  {line}", err=True)), "CRITICAL"
     try:
         outcome = sync_with_progress(
             source,
             get_instance(),
-            lambda line: click.echo(f"  {line}", err=True),
+            emit,
             confirm_deletions=confirm_deletions,
+            log_level=log_level,
         )
     except SyncAlreadyRunning as error:
         raise click.ClickException(str(error)) from None
@@ -733,6 +752,14 @@ def ui(port: int) -> None:
     os.execve(dagster, args, env)  # noqa: S606 (replace this process with dagster dev)
 
 
+def _announce(line: str) -> None:
+    """A server's first line: a log record in JSON mode (its output is then all JSON lines)."""
+    if get_settings().log_format == "json":
+        logger.info(line)
+    else:
+        click.echo(line, err=True)
+
+
 def _port_taken(host: str, port: int) -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the webserver binds
@@ -754,7 +781,7 @@ def api(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     _catalog().dispose()  # migrate once here, not in every worker
-    click.echo(f"HTTP API on http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
+    _announce(f"HTTP API on http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
     uvicorn.run(
         "metadata_pipelines.api.app:create_app",
         factory=True,
@@ -763,7 +790,38 @@ def api(host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=True,  # trusts X-Forwarded-* from FORWARDED_ALLOW_IPS (default 127.0.0.1)
         server_header=False,
+        log_config=uvicorn_log_config(),
     )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=9464, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--once", is_flag=True, help="Print the metrics once on stdout and exit.")
+def metrics(host: str, port: int, once: bool) -> None:
+    """Export sync metrics for Prometheus, read from the catalog at each scrape (GET /metrics)."""
+    from prometheus_client import generate_latest, start_http_server
+
+    from metadata_pipelines.metrics import catalog_registry
+
+    catalog = _catalog()
+    registry = catalog_registry(catalog.engine)
+    if once:
+        click.echo(generate_latest(registry).decode(), nl=False)
+        catalog.dispose()
+        return
+    try:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    _announce(f"metrics on http://{host}:{port}/metrics")
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        catalog.dispose()
 
 
 @main.group("api-keys")
@@ -816,6 +874,7 @@ def api_keys_revoke(key: str, tenant: str) -> None:
 def run() -> None:
     """Entry point that turns configuration errors into one clear line instead of a traceback."""
     try:
+        configure_logging()
         main(standalone_mode=True)
     except (SecretKeyError, ConnectorRunNotFound) as error:
         click.echo(f"error: {error}", err=True)

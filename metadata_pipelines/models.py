@@ -463,6 +463,8 @@ class ExtractionSummary(_Model):
     batches: int
     started_at: datetime
     finished_at: datetime
+    #: What the extraction sent to the source or cost there (BaseMetadataExtractor.usage).
+    usage: dict[str, int] = Field(default_factory=dict)
 
     @property
     def failed_scopes(self) -> list[tuple[str, ...]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from croniter import croniter
-from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PREFIX = "METADATA_PIPELINES_"
@@ -40,6 +40,14 @@ def _timezone(value: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValueError("must be an IANA timezone name such as UTC or Europe/Berlin") from None
     return value
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
 
 
 class Settings(BaseSettings):
@@ -86,6 +94,17 @@ class Settings(BaseSettings):
     )
     api_max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="HTTP API: largest request body accepted (bytes)"
+    )
+    log_format: Annotated[Literal["text", "json"], BeforeValidator(_lower)] = Field(
+        default="text",
+        description="process logs: `text` for people, `json` (one object a line) for log platforms",
+    )
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
+    ] = Field(default="INFO", description="least severe level the processes print")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="HTTP API: bearer token that `/metrics` requires (unset: no /metrics)",
     )
     handover_url: str | None = Field(
         default=None,
@@ -144,7 +163,7 @@ class Settings(BaseSettings):
 
 
 # Never echoed in an error message: they hold keys or passwords.
-SECRET_FIELDS = frozenset({"secret_key", "celery_broker_url"})
+SECRET_FIELDS = frozenset({"secret_key", "celery_broker_url", "metrics_token"})
 
 
 class SettingsError(ValueError):

@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from metadata_pipelines.api import problems
 from metadata_pipelines.api.context import ApiState
 from metadata_pipelines.api.limits import BodySizeLimitMiddleware
-from metadata_pipelines.api.routes import assets, data_sources, runs
+from metadata_pipelines.api.routes import assets, data_sources, metrics, runs
 from metadata_pipelines.api.views import API_PREFIX
 from metadata_pipelines.catalog.database import CatalogDatabase
+from metadata_pipelines.metrics import catalog_registry
 from metadata_pipelines.settings import get_settings
 
 DESCRIPTION = """\
@@ -27,9 +28,14 @@ def create_app(
     *,
     dagster_ui_url: str | None = None,
     max_body_bytes: int | None = None,
+    metrics_token: str | None = None,
 ) -> FastAPI:
     """The API on `catalog` (default: the configured one, which must be migrated already)."""
     catalog = catalog or CatalogDatabase.from_settings()
+    configured_token = get_settings().metrics_token
+    metrics_token = metrics_token or (
+        configured_token.get_secret_value() if configured_token else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,11 +53,15 @@ def create_app(
         responses=problems.PROBLEM_RESPONSES,
     )
     app.state.api = ApiState(
-        catalog=catalog, dagster_ui_url=dagster_ui_url or get_settings().dagster_ui_url or None
+        catalog=catalog,
+        dagster_ui_url=dagster_ui_url or get_settings().dagster_ui_url or None,
+        metrics=catalog_registry(catalog.engine),
+        metrics_token=metrics_token,
     )
     problems.install(app)
     for router in (data_sources.router, runs.router, assets.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(metrics.router)
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=max_body_bytes or get_settings().api_max_body_bytes
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 
 from metadata_pipelines.api.problems import ApiProblem
@@ -18,24 +19,27 @@ from metadata_pipelines.catalog.records import ApiKey
 class ApiState:
     catalog: CatalogDatabase
     dagster_ui_url: str | None
+    #: The catalog's metrics, and the bearer token that `/metrics` requires (None: no /metrics).
+    metrics: CollectorRegistry | None = None
+    metrics_token: str | None = None
 
 
 def api_state(request: Request) -> ApiState:
     return request.app.state.api
 
 
-_bearer = HTTPBearer(
+bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
     description="An API key from `metadata-pipelines api-keys create --tenant T`.",
 )
 
-_UNAUTHENTICATED = {"WWW-Authenticate": 'Bearer realm="metadata-pipelines"'}
+UNAUTHENTICATED = {"WWW-Authenticate": 'Bearer realm="metadata-pipelines"'}
 
 
 async def authenticate(
     state: Annotated[ApiState, Depends(api_state)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiKey:
     """The caller's live API key; 401 for a missing, unknown or revoked one (all alike)."""
     if credentials is None:
@@ -44,7 +48,7 @@ async def authenticate(
             "missing_api_key",
             "Unauthenticated",
             "send an API key as 'Authorization: Bearer <key>'",
-            headers=_UNAUTHENTICATED,
+            headers=UNAUTHENTICATED,
         )
     key = await run_in_threadpool(state.catalog.api_keys.authenticate, credentials.credentials)
     if key is None:
@@ -53,7 +57,7 @@ async def authenticate(
             "invalid_api_key",
             "Unauthenticated",
             "the API key is unknown or revoked",
-            headers={**_UNAUTHENTICATED, "WWW-Authenticate": 'Bearer error="invalid_token"'},
+            headers={**UNAUTHENTICATED, "WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     return key
 

@@ -144,6 +144,11 @@ class BaseMetadataExtractor(ABC):
     def secret_values(self) -> list[str]:
         return self.credentials.secret_values()
 
+    def usage(self) -> dict[str, int]:
+        """What the last check or extraction sent to the source or cost there (requests, bytes,
+        statements), for the run's stats and metrics; empty for a connector that does not count."""
+        return {}
+
     def safe_message(self, error: BaseException) -> str:
         """The error's message with every credential value removed."""
         return scrub(str(error), self.secret_values())

@@ -17,6 +17,7 @@ from metadata_pipelines.orchestration.ops import (
 )
 from metadata_pipelines.orchestration.partitions import data_source_partitions
 from metadata_pipelines.orchestration.resources import CatalogResource
+from metadata_pipelines.orchestration.run_logs import CONSOLE_LOGGER_CONFIG, sync_console_logger
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def tags_for_data_source(partition_key: str) -> dict[str, str]:
 
 sync_partitioned_config = dg.PartitionedConfig(
     partitions_def=data_source_partitions,
-    run_config_for_partition_key_fn=lambda _key: {},
+    # Every launch by partition (schedules, sensors, backfills, the UI) turns the console logger on.
+    run_config_for_partition_key_fn=lambda _key: CONSOLE_LOGGER_CONFIG,
     tags_for_partition_key_fn=tags_for_data_source,
 )
 
@@ -53,6 +55,7 @@ RETRY_ALL_STEPS = {RETRY_STRATEGY_TAG: "ALL_STEPS"}
     name="metadata_sync",
     config=sync_partitioned_config,
     executor_def=sync_executor(),
+    logger_defs={"console": sync_console_logger},
     tags=RETRY_ALL_STEPS,
     description=(
         "Sync the metadata of one data source into the catalog: check the connection, "

@@ -6,9 +6,16 @@ it as failed with a message free of secrets. Transient errors (the catalog away 
 retry (`RetryRequested`, with SYNC_RETRY_POLICY's backoff); permanent ones raise
 `Failure(allow_retries=False)` so they fail at once; a termination closes the row as canceled and
 ends the run CANCELED. While a step runs, it renews the row's lease (orchestration/liveness.py).
+
+Every record an op logs (and every record a connector logs during it) carries the sync's fields
+(metadata_pipelines/logs.py); the ops' own records add the event's fields (`event`, counts,
+durations, attempt, error code) as `extra`. What a step took and what the source was sent go into
+the connector run's stats, which the metrics exporter reads (metadata_pipelines/metrics.py).
 """
 
 import asyncio
+import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -33,6 +40,7 @@ from metadata_pipelines.extractors.errors import (
     TransientExtractorError,
     scrub,
 )
+from metadata_pipelines.logs import log_context, scrubbing
 from metadata_pipelines.models import (
     ExtractionBatch,
     ExtractionError,
@@ -72,6 +80,8 @@ class SyncTarget(BaseModel):
     partition_key: str
     connector_type: str
     connector_run_id: str
+    #: How long check_connection took (the run's stats keep each step's duration).
+    check_seconds: float | None = None
 
 
 @dg.op(
@@ -103,15 +113,21 @@ def check_source_connection(
         connector_type=source.connector_type,
         connector_run_id=connector_run.id,
     )
-    with _sync_step(context, db, target, "check_connection") as secrets:
-        if not source.enabled:
-            raise PermanentExtractorError(
-                f"data source {source.name!r} ({source.id}) is disabled; enable it to sync"
-            )
-        extractor = _build_extractor(db, extractors, source, secrets)
-        asyncio.run(extractor.check_connection())
-    context.log.info(f"connected to {source.connector_type} source {source.name!r}")
-    return target
+    with _logged(context, target, "check_connection"):
+        started = time.monotonic()
+        with _sync_step(context, db, target, "check_connection") as secrets:
+            if not source.enabled:
+                raise PermanentExtractorError(
+                    f"data source {source.name!r} ({source.id}) is disabled; enable it to sync"
+                )
+            extractor = _build_extractor(db, extractors, source, secrets)
+            asyncio.run(extractor.check_connection())
+        seconds = time.monotonic() - started
+        context.log.info(
+            f"connected to {source.connector_type} source {source.name!r}",
+            extra={"event": "connected", "duration_seconds": round(seconds, 3)},
+        )
+    return target.model_copy(update={"check_seconds": seconds})
 
 
 @dg.op(
@@ -135,29 +151,30 @@ def extract_metadata(
     db = catalog.get_catalog()
     with _retry_if_catalog_down(context):
         target = _for_this_run(context, db, target)
-    with _sync_step(context, db, target, "extract_metadata") as secrets:
-        source = db.data_sources.get(target.data_source_id, target.tenant_id)
-        extractor = _build_extractor(db, extractors, source, secrets)
-        tally = ExtractionTally(extractor.connector_type, utcnow())
-        for batch in _batches_of(extractor):
-            key = batch_key(tally.batches)
-            tally.add(batch)
-            yield dg.DynamicOutput(batch, mapping_key=key, output_name="batches")
-            del batch  # one batch in memory at a time
-        if tally.batches == 0:  # persistence runs only if there is a batch to collect
-            tally.add(ExtractionBatch())
-            yield dg.DynamicOutput(
-                ExtractionBatch(), mapping_key=batch_key(0), output_name="batches"
-            )
-        summary = tally.summary()
-        if summary.status is ExtractionStatus.FAILED:
-            raise _failed_result_error(summary)
-    context.log.info(
-        f"extracted {_found(summary.counts)} in {summary.batches} batch(es) "
-        f"({summary.status.value})"
-    )
-    for error in summary.errors:
-        context.log.warning(f"{error.severity.value} in {'.'.join(error.scope)}: {error.message}")
+    with _logged(context, target, "extract_metadata"):
+        with _sync_step(context, db, target, "extract_metadata") as secrets:
+            source = db.data_sources.get(target.data_source_id, target.tenant_id)
+            extractor = _build_extractor(db, extractors, source, secrets)
+            tally = ExtractionTally(extractor.connector_type, utcnow())
+            for batch in _batches_of(extractor):
+                key = batch_key(tally.batches)
+                tally.add(batch)
+                context.log.debug(
+                    f"batch {key}: {_found(batch.counts)}",
+                    extra={"event": "batch", "batch": key, "extracted": batch.counts},
+                )
+                yield dg.DynamicOutput(batch, mapping_key=key, output_name="batches")
+                del batch  # one batch in memory at a time
+            if tally.batches == 0:  # persistence runs only if there is a batch to collect
+                tally.add(ExtractionBatch())
+                yield dg.DynamicOutput(
+                    ExtractionBatch(), mapping_key=batch_key(0), output_name="batches"
+                )
+            summary = tally.summary()
+            summary.usage = extractor.usage()
+            if summary.status is ExtractionStatus.FAILED:
+                raise _failed_result_error(summary)
+        _log_extracted(context, summary)
     yield dg.Output(
         summary,
         output_name="summary",
@@ -205,6 +222,52 @@ def _found(counts: dict[str, int]) -> str:
     return ", ".join(f"{count} {kind}" for kind, count in counts.items() if count) or "nothing"
 
 
+def _log_extracted(context: dg.OpExecutionContext, summary: ExtractionSummary) -> None:
+    context.log.info(
+        f"extracted {_found(summary.counts)} in {summary.batches} batch(es) "
+        f"({summary.status.value})",
+        extra={
+            "event": "extracted",
+            "status": summary.status.value,
+            "extracted": summary.counts,
+            "batches": summary.batches,
+            "errors": len(summary.errors),
+            "duration_seconds": round(_seconds(summary), 3),
+            "source_usage": summary.usage,
+        },
+    )
+    for error in summary.errors:
+        context.log.warning(
+            f"{error.severity.value} in {'.'.join(error.scope)}: {error.message}",
+            extra={
+                "event": "extraction_error",
+                "severity": error.severity.value,
+                "scope": ".".join(error.scope),
+                "error_code": error.code,
+            },
+        )
+
+
+def _seconds(summary: ExtractionSummary) -> float:
+    return (summary.finished_at - summary.started_at).total_seconds()
+
+
+@contextmanager
+def _logged(context: dg.OpExecutionContext, target: SyncTarget, step: str) -> Iterator[None]:
+    """The sync's fields on every record logged in the block, the connectors' included."""
+    with log_context(
+        tenant_id=target.tenant_id,
+        data_source_id=target.data_source_id,
+        data_source_name=target.data_source_name,
+        connector_type=target.connector_type,
+        connector_run_id=target.connector_run_id,
+        run_id=context.run_id,
+        step=step,
+        attempt=context.retry_number + 1,
+    ):
+        yield
+
+
 @dg.op(
     description=(
         "Write the extracted metadata into the catalog in one transaction, batch by batch; "
@@ -221,6 +284,18 @@ def persist_metadata(
     db = catalog.get_catalog()
     with _retry_if_catalog_down(context):
         target = _for_this_run(context, db, target)
+    with _logged(context, target, "persist_metadata"):
+        _persist(context, db, target, summary, batches)
+
+
+def _persist(
+    context: dg.OpExecutionContext,
+    db: CatalogDatabase,
+    target: SyncTarget,
+    summary: ExtractionSummary,
+    batches: list[Any],
+) -> None:
+    started = time.monotonic()
     if len(batches) != summary.batches:  # an invariant: each batch once, from the last attempt
         raise dg.Failure(
             f"persist_metadata: {len(batches)} batch(es) handed over, but the extraction's "
@@ -261,9 +336,27 @@ def persist_metadata(
             "errors": errors,
         }
     )
-    result_stats = {**stats.as_dict(), "extracted": summary.counts}
+    persist_seconds = time.monotonic() - started
+    result_stats = {
+        **stats.as_dict(),
+        "extracted": summary.counts,
+        "held": len(stats.held),
+        "step_seconds": {
+            "check_connection": target.check_seconds,
+            "extract_metadata": _seconds(summary),
+            "persist_metadata": persist_seconds,
+        },
+        "source_usage": summary.usage,
+        "errors_by_code": dict(Counter(e.code or "unclassified" for e in errors)),
+    }
     context.log.info(
-        "catalog updated: " + ", ".join(f"{n} {kind}" for kind, n in stats.totals().items())
+        "catalog updated: " + ", ".join(f"{n} {kind}" for kind, n in stats.totals().items()),
+        extra={
+            "event": "persisted",
+            **stats.totals(),
+            "held": len(stats.held),
+            "duration_seconds": round(persist_seconds, 3),
+        },
     )
     with _retry_if_catalog_down(context):  # a retry persists again: unchanged, it writes nothing
         db.connector_runs.finish(
@@ -450,7 +543,7 @@ def _sync_step(
     try:
         if context.retry_number > 0:
             db.connector_runs.record_attempt(target.connector_run_id)
-        with Heartbeat(db, target.connector_run_id):
+        with Heartbeat(db, target.connector_run_id), scrubbing(secrets):
             yield secrets
     except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
         # The run was terminated: the step ends here (an open persist transaction rolls back) and
@@ -486,15 +579,30 @@ def _retry_if_catalog_down(context: dg.OpExecutionContext) -> Iterator[None]:
     except Exception as error:
         if not catalog_unavailable(error) or context.retry_number >= SYNC_RETRY_POLICY.max_retries:
             raise
-        context.log.warning(f"catalog database unavailable ({type(error).__name__}), retrying")
-        raise _retry(context) from None
+        delay = _delay(context)
+        context.log.warning(
+            f"catalog database unavailable ({type(error).__name__}), retrying",
+            extra=_retry_fields(context, "catalog_unavailable", delay),
+        )
+        raise _retry(delay) from None
 
 
-def _retry(context: dg.OpExecutionContext) -> dg.RetryRequested:
-    return dg.RetryRequested(
-        max_retries=SYNC_RETRY_POLICY.max_retries,
-        seconds_to_wait=SYNC_RETRY_POLICY.calculate_delay(context.retry_number + 1),
-    )
+def _delay(context: dg.OpExecutionContext) -> float:
+    return SYNC_RETRY_POLICY.calculate_delay(context.retry_number + 1)
+
+
+def _retry(delay: float) -> dg.RetryRequested:
+    return dg.RetryRequested(max_retries=SYNC_RETRY_POLICY.max_retries, seconds_to_wait=delay)
+
+
+def _retry_fields(context: dg.OpExecutionContext, code: str, delay: float) -> dict[str, Any]:
+    return {
+        "event": "retry",
+        "error_code": code,
+        "attempt": context.retry_number + 1,
+        "max_attempts": SYNC_RETRY_POLICY.max_retries + 1,
+        "retry_in_seconds": round(delay, 3),
+    }
 
 
 def _fail_or_retry(
@@ -507,14 +615,20 @@ def _fail_or_retry(
 ) -> None:
     text = f"{step}: {message}"
     if error.retryable and context.retry_number < SYNC_RETRY_POLICY.max_retries:
+        delay = _delay(context)
         context.log.warning(
             f"{text} (transient; attempt {context.retry_number + 1} of "
-            f"{SYNC_RETRY_POLICY.max_retries + 1}, retrying)"
+            f"{SYNC_RETRY_POLICY.max_retries + 1}, retrying)",
+            extra=_retry_fields(context, error.code, delay),
         )
         # The scrubbed message as the cause: what the event log and the CLI's progress show.
-        raise _retry(context) from TransientExtractorError(text)
+        raise _retry(delay) from TransientExtractorError(text)
     if error.retryable:
         text += f" (gave up after {context.retry_number + 1} attempts)"
+    context.log.error(
+        text,
+        extra={"event": "failed", "error_code": error.code, "attempt": context.retry_number + 1},
+    )
     _observe(context, target, "failed", {"error_code": error.code, "error": text})
     try:
         db.connector_runs.finish(

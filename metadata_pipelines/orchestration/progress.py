@@ -36,8 +36,11 @@ def sync_with_progress(
     trigger: str = "manual",
     *,
     confirm_deletions: bool = False,
+    log_level: str = "CRITICAL",
 ) -> SyncOutcome:
-    """Like execute_sync, calling `emit` with a line per step event; raises what it raises."""
+    """Like execute_sync, calling `emit` with a line per step event; raises what it raises.
+
+    The run's own console logger prints from `log_level` (by default nothing: `emit` reports)."""
     run_id = str(uuid.uuid4())
     outcome: list[SyncOutcome] = []
     failure: list[BaseException] = []
@@ -50,7 +53,7 @@ def sync_with_progress(
                     source.tenant_id,
                     instance=instance,
                     trigger=trigger,
-                    log_level="CRITICAL",
+                    log_level=log_level,
                     run_id=run_id,
                     confirm_deletions=confirm_deletions,
                 )

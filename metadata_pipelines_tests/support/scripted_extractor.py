@@ -8,6 +8,7 @@ holds across Dagster retries and processes.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +35,8 @@ from metadata_pipelines.models import (
 
 SCRIPTED = "scripted"
 IMPORT_PATH = "metadata_pipelines_tests.support.scripted_extractor:ScriptedExtractor"
+#: Under `metadata_pipelines`, as a real connector's logger is (Dagster manages that hierarchy).
+logger = logging.getLogger("metadata_pipelines.extractors.scripted")
 
 
 class ScriptedConfig(ConnectorConfig):
@@ -42,6 +45,8 @@ class ScriptedConfig(ConnectorConfig):
     failure: Literal["none", "transient", "permanent"] = "none"
     fail_times: int = 0
     attempts_file: str | None = None
+    #: Log a line with the password in its message and in a field (proves logs are scrubbed).
+    log_password: bool = False
 
 
 class ScriptedCredentials(ConnectorCredentials):
@@ -62,6 +67,13 @@ class ScriptedExtractor(BaseMetadataExtractor):
     async def extract_metadata(self) -> ExtractionResult:
         started = utcnow()
         self._maybe_fail("extract")
+        if self.config.log_password:
+            password = self.credentials.password.get_secret_value()
+            logger.warning(
+                "scripted source opened with password %s",
+                password,
+                extra={"connection": f"scripted://reader:{password}@source"},
+            )
         payload = json.loads(Path(self.config.source_file).read_text())
         return ExtractionResult.build(
             SCRIPTED,

@@ -25,6 +25,7 @@ MAX_BODY_BYTES = 64 * 1024
 DAGSTER_UI_URL = "http://dagster.internal:3000"
 # A password that must never come back in a response or show in the server's log.
 CANARY = f"canary-{uuid.uuid4().hex}"
+METRICS_TOKEN = f"metrics-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +91,8 @@ def api_server(
         api_secret_key,
         tmp_path_factory.mktemp("api_home"),
         METADATA_PIPELINES_DAGSTER_UI_URL=DAGSTER_UI_URL + "/",
+        METADATA_PIPELINES_METRICS_TOKEN=METRICS_TOKEN,
+        METADATA_PIPELINES_LOG_FORMAT="json",
     ) as server:
         yield server
 

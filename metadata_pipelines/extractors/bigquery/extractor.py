@@ -147,6 +147,14 @@ class BigQueryExtractor(BaseMetadataExtractor):
                 yield batch
             logger.info("BigQuery sync cost: %s", api.accounting.summary())
 
+    def usage(self) -> dict[str, int]:
+        return {
+            "api_calls": self.accounting.api_calls,
+            "query_jobs": self.accounting.queries,
+            "bytes_billed": self.accounting.bytes_billed,
+            "bytes_processed": self.accounting.bytes_processed,
+        }
+
     def _classified(self, error: BaseException, where: str) -> ExtractorError:
         classified = classify(error, where)
         classified.message = self.safe_message(classified)

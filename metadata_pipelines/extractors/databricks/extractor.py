@@ -113,6 +113,14 @@ class DatabricksExtractor(BaseMetadataExtractor):
         self.last_client = client
         return client
 
+    def usage(self) -> dict[str, int]:
+        if self.last_client is None:
+            return {}
+        return {
+            "http_requests": self.last_client.requests_sent,
+            "http_retries": self.last_client.retries,
+        }
+
     def _statements(self, client: UnityCatalogClient) -> StatementRunner | None:
         if not self.config.warehouse_id:
             return None

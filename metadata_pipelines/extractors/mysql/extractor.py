@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ from metadata_pipelines.models import (
     Severity,
 )
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class _Session:
@@ -73,6 +76,9 @@ class MySQLExtractor(BaseMetadataExtractor):
         super().__init__(config, credentials)
         #: SQL statements sent during the last check or extraction (for benchmarks and tests).
         self.statements_sent = 0
+
+    def usage(self) -> dict[str, int]:
+        return {"statements": self.statements_sent}
 
     def get_supported_asset_types(self) -> list[AssetType]:
         return [
@@ -222,6 +228,13 @@ class MySQLExtractor(BaseMetadataExtractor):
             _close(connection)
             raise
         databases = [build_database(row) for row in schemata if self.config.wants_database(row[0])]
+        if len(databases) < len(schemata):
+            logger.info(
+                "%d of %d databases left out by the source's filters",
+                len(schemata) - len(databases),
+                len(schemata),
+                extra={"databases_listed": len(schemata), "databases_in_scope": len(databases)},
+            )
         if one is not None and not databases:
             # Connecting with `database` set already proved access; not listed means no privilege
             # that information_schema counts (for example only on columns of a dropped table).
@@ -237,6 +250,12 @@ class MySQLExtractor(BaseMetadataExtractor):
         except ExtractorError as error:
             if is_connection_lost(error):
                 raise
+            logger.warning(
+                "database %r skipped: %s",
+                database,
+                error.message,
+                extra={"scope": database, "error_code": error.code},
+            )
             return DatabaseExtract(
                 tables=[],
                 routines=[],

@@ -74,6 +74,14 @@ class S3Extractor(BaseMetadataExtractor):
     def get_supported_asset_types(self) -> list[AssetType]:
         return [AssetType.DATABASE, AssetType.TABLE, AssetType.COLUMN]
 
+    def usage(self) -> dict[str, int]:
+        if self.api is None:
+            return {}
+        return {
+            "requests": self.api.accounting.total_requests,
+            "bytes_read": self.api.accounting.bytes_read,
+        }
+
     async def _connect(self) -> S3Api:
         try:
             session = await asyncio.to_thread(build_session, self.config, self.credentials)

@@ -96,6 +96,9 @@ class SnowflakeExtractor(BaseMetadataExtractor):
     def statements_sent(self) -> int:
         return sum(self.statements_per_database.values())
 
+    def usage(self) -> dict[str, int]:
+        return {"statements": self.statements_sent}
+
     def get_supported_asset_types(self) -> list[AssetType]:
         return [
             AssetType.DATABASE,
