@@ -247,8 +247,6 @@ def map_schema(info: SchemaInfo) -> SchemaMetadata:
     )
 
 
-_COMPLEX = frozenset({DataType.STRUCT, DataType.ARRAY, DataType.MAP})
-
 # Column facts kept as properties, in this order, when present and not null.
 COLUMN_PROPERTIES = (
     "type_name",
@@ -261,10 +259,12 @@ COLUMN_PROPERTIES = (
 
 
 @lru_cache(maxsize=1024)
-def _type_family(type_name: str | None) -> tuple[DataType, str]:
-    """(normalized family, lower-case name) of a `type_name`; a workspace repeats a few dozen."""
+def _type_family(type_name: str | None) -> tuple[DataType, str, bool]:
+    """(normalized family, lower-case name, whether it nests) of a `type_name`; a workspace repeats
+    a few dozen, so the per-column loop asks nothing else about the type."""
     upper = (type_name or "").upper()
-    return DATA_TYPES.get(upper, DataType.UNKNOWN), upper.lower()
+    family = DATA_TYPES.get(upper, DataType.UNKNOWN)
+    return family, upper.lower(), family in (DataType.STRUCT, DataType.ARRAY, DataType.MAP)
 
 
 def column_fields(columns: list[ColumnInfo]) -> tuple[list[dict[str, Any]], list[str] | None]:
@@ -279,7 +279,7 @@ def column_fields(columns: list[ColumnInfo]) -> tuple[list[dict[str, Any]], list
     partitions = []
     for index, column in enumerate(columns):
         get = column.get
-        data_type, lower_name = _type_family(get("type_name"))
+        data_type, lower_name, nests = _type_family(get("type_name"))
         position = get("position")
         properties = {}
         for key in COLUMN_PROPERTIES:
@@ -297,7 +297,7 @@ def column_fields(columns: list[ColumnInfo]) -> tuple[list[dict[str, Any]], list
             "comment": get("comment") or None,
             "properties": properties,
         }
-        if data_type in _COMPLEX and (children := nested_fields(get("type_json"))):
+        if nests and (children := nested_fields(get("type_json"))):
             field["children"] = children
         fields.append(field)
     fields.sort(key=itemgetter("ordinal"))
