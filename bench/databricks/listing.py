@@ -19,7 +19,8 @@ For the same reason the fake encodes each distinct page once and serves the same
 but a real workspace does not take its CPU from the client's machine. CPU seconds are printed for the
 extractor's process and the fake's, since on a shared 2-core machine wall times alone mislead.
 Sequential and concurrent runs are the same extractor (only max_concurrent_requests differs), so they
-do exactly the same decoding and model building.
+do exactly the same decoding and model building. To compare that 0 ms run with another checkout in
+a way the machine's load cannot sway (callgrind instruction counts), use cpu_vs_baseline.py.
 """
 
 from __future__ import annotations

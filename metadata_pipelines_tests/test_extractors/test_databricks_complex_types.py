@@ -114,3 +114,28 @@ def test_nesting_deeper_than_the_model_allows_is_cut_and_marked() -> None:
     fields = list(table.iter_fields())
     assert max(depth for _, _, depth, _ in fields) == MAX_FIELD_DEPTH - 1
     assert fields[-1][3].properties == {"children_truncated": True}
+
+
+def test_only_a_complex_type_name_reads_children_from_type_json() -> None:
+    """The family comes from `type_name` (any case); a struct-shaped `type_json` on a column of
+    another family is not expanded."""
+    table = map_table(
+        parse(
+            TableInfo,
+            {
+                "name": "mixed",
+                "catalog_name": "main",
+                "schema_name": "s",
+                "columns": [
+                    column("lower", "struct", 0, spark_type=PAYLOAD),
+                    column("variant", "VARIANT", 1, spark_type=PAYLOAD),
+                    column("odd", "SOMETHING_NEW", 2, spark_type=PAYLOAD),
+                ],
+            },
+            "table",
+        )
+    )
+    lower, variant, odd = table.columns
+    assert (lower.data_type, [c.name for c in lower.children]) == (DataType.STRUCT, ["a", "b"])
+    assert (variant.data_type, variant.children) == (DataType.JSON, ())
+    assert (odd.data_type, odd.children) == (DataType.UNKNOWN, ())
