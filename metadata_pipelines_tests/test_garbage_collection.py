@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from metadata_pipelines.orchestration.garbage_collection import fewer_collections
+from metadata_pipelines.garbage_collection import fewer_collections
 
 
 def test_fewer_collections_freezes_and_restores_the_collector():
