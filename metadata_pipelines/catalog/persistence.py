@@ -41,6 +41,7 @@ from metadata_pipelines.catalog.diff import RowDiff, diff_rows
 from metadata_pipelines.catalog.prepared_batch import PreparedBatch
 from metadata_pipelines.catalog.schema import asset_fields, assets, connector_runs, data_sources
 from metadata_pipelines.catalog.scopes import covered, stored_path
+from metadata_pipelines.garbage_collection import fewer_collections
 from metadata_pipelines.models import (
     AssetType,
     ExtractionBatch,
@@ -159,7 +160,11 @@ class MetadataPersistenceService:
         reseed_ids()
         protected_scopes = summary.failed_scopes
         stats = PersistStats()
-        with self._engine.begin() as connection, BulkInserter(connection) as bulk:
+        with (
+            fewer_collections(),
+            self._engine.begin() as connection,
+            BulkInserter(connection) as bulk,
+        ):
             _lock_data_source(connection, tenant_id, data_source_id)
             stored = {
                 row.qualified_name: row

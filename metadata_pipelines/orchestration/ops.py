@@ -41,6 +41,7 @@ from metadata_pipelines.extractors.errors import (
     TransientExtractorError,
     scrub,
 )
+from metadata_pipelines.garbage_collection import fewer_collections
 from metadata_pipelines.logs import log_context, scrubbing
 from metadata_pipelines.models import (
     ExtractionBatch,
@@ -52,7 +53,6 @@ from metadata_pipelines.models import (
     utcnow,
 )
 from metadata_pipelines.orchestration import tags as run_tags
-from metadata_pipelines.orchestration.garbage_collection import fewer_collections
 from metadata_pipelines.orchestration.handover import StagedBatch
 from metadata_pipelines.orchestration.liveness import Heartbeat, close_if_ended, worker_name
 from metadata_pipelines.orchestration.observations import observe_source

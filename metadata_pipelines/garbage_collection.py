@@ -1,10 +1,10 @@
-"""Fewer garbage collections while a sync step builds and writes a large source's models.
+"""Fewer garbage collections while a sync builds and writes a large source's models.
 
 CPython's cyclic collector runs a young collection after every 700 net allocations of container
 objects, and older collections walk every object that survived, the Dagster and library objects a
 step process holds included. Mapping a million columns into models triggers thousands of them:
-measured on the MySQL mapper, they took two thirds of its time. During a step, what existed before
-it is frozen (`gc.freeze`: moved out of the collector's view) and young collections run every
+measured on the MySQL mapper, they took two thirds of its time. During a sync step (and any
+persist, whoever calls it), what existed before it is frozen (`gc.freeze`: moved out of the collector's view) and young collections run every
 `YOUNG_THRESHOLD` allocations. Reference cycles are still collected, in larger rounds.
 """
 
