@@ -5,7 +5,9 @@ indexes, foreign keys) and 10 views, generated once by bench/mysql/generate.py a
 calls it; it is a no-op when they exist). Sizes read from it:
 - 10k columns: 500 tables of `mp_scale_0` (include_tables t0..t499),
 - 100k columns: 5 databases, 5,000 tables,
-- 1M columns: all 50 databases, 50,000 tables.
+- 1M columns: all 50 databases, 50,000 tables;
+- 200k-one (only when asked for): one database `mp_one_0` of 10,000 tables, which the connector
+  reads in parts of 1,000 tables (`batch_tables`).
 
 For each size, in a fresh PostgreSQL catalog database: a first sync, then an unchanged re-sync, each
 `execute_sync` (the `metadata_sync` job, in-process executor: its three steps in one process, the
@@ -14,7 +16,7 @@ handover on local files) in a fresh Python process, with a thread sampling the p
 peak RSS (VmHWM), the rows each catalog table took (pg_stat_user_tables: inserts, updates, deletes,
 so an unchanged re-sync must show 0 for assets and asset_fields), and the load average.
 
-Usage: .venv/bin/python bench/scale/bench_sync.py [--sizes 10k,100k,1m]
+Usage: .venv/bin/python bench/scale/bench_sync.py [--sizes 10k,100k,1m[,200k-one]]
        [--postgres-url postgresql+psycopg2://postgres@127.0.0.1:5432/postgres] [--mysql-host ...]
 """
 
@@ -39,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mysql"))
 import generate
 
 PREFIX = "mp_scale_"
+ONE_PREFIX, ONE_TABLES = "mp_one_", 10_000
 DATABASES, TABLES, COLUMNS, VIEWS = 50, 1000, 20, 10
 SIZES: dict[str, dict[str, Any]] = {
     "10k": {
@@ -47,6 +50,8 @@ SIZES: dict[str, dict[str, Any]] = {
     },
     "100k": {"include_databases": [rf"{PREFIX}[0-4]"]},
     "1m": {"include_databases": [rf"{PREFIX}[0-9]+"]},
+    # One database of 10,000 tables, read by the MySQL connector in parts of `batch_tables`.
+    "200k-one": {"include_databases": [f"{ONE_PREFIX}0"], "batch_tables": 1000},
 }
 STEPS = ("check_connection", "extract_metadata", "persist_metadata")
 
@@ -249,6 +254,8 @@ def main() -> None:
     )
     try:
         generate.generate(connection, PREFIX, DATABASES, TABLES, COLUMNS, VIEWS)
+        if "200k-one" in args.sizes:
+            generate.generate(connection, ONE_PREFIX, 1, ONE_TABLES, COLUMNS, VIEWS)
     finally:
         connection.close()
     for size in args.sizes.split(","):

@@ -2,7 +2,9 @@
 
 Kept apart from the diffing and writing in persistence.py: this module only maps models to rows.
 A table's hash covers its fields, nested ones included, so an unchanged table is recognised without
-reading them. Volatile statistics (models.VOLATILE_STATISTICS) are stored but not hashed.
+reading them; it is the digest of the table's JSON (prepared_batch.py), so a table handed over as a
+PreparedTable is recognised without parsing it either: its rows are built only when it is written.
+Volatile statistics (models.VOLATILE_STATISTICS) are stored but not hashed.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from pydantic_core import to_json
 
+from metadata_pipelines.catalog.prepared_batch import PreparedBatch, PreparedTable, prepare_table
 from metadata_pipelines.models import (
     VOLATILE_STATISTICS,
     AssetType,
@@ -38,8 +41,59 @@ class DesiredAsset:
     content_hash: str
     fields: list[FieldRow] | None = None
 
+    @property
+    def field_count(self) -> int:
+        return len(self.fields or ())
 
-def desired_assets(result: ExtractionResult | ExtractionBatch) -> Iterator[DesiredAsset]:
+    def build(self) -> DesiredAsset:
+        return self
+
+
+class AssetEntry(Protocol):
+    """An asset a batch names: its key and hash for the diff, its rows built only if written."""
+
+    @property
+    def qualified_name(self) -> str: ...
+
+    @property
+    def content_hash(self) -> str: ...
+
+    @property
+    def field_count(self) -> int: ...
+
+    def build(self) -> DesiredAsset: ...
+
+
+@dataclass(slots=True)
+class PendingTable:
+    """A table known by name and hash; parsed (if prepared) and mapped to rows by `build`."""
+
+    prepared: PreparedTable
+    model: TableMetadata | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        return self.prepared.qualified_name
+
+    @property
+    def content_hash(self) -> str:
+        return self.prepared.content_hash
+
+    @property
+    def field_count(self) -> int:
+        return self.prepared.fields
+
+    def build(self) -> DesiredAsset:
+        table = self.prepared.load() if self.model is None else self.model
+        return _table_asset(table, self.prepared.content_hash)
+
+
+Batch = ExtractionResult | ExtractionBatch | PreparedBatch
+
+
+def desired_assets(batch: Batch) -> Iterator[AssetEntry]:
+    """Every asset of `batch`: containers and routines built, tables pending."""
+    result = batch.batch if isinstance(batch, PreparedBatch) else batch
     for database in result.databases:
         path = (database.name,)
         yield _asset(path, None, AssetType.DATABASE, database.name, None, None, database)
@@ -48,8 +102,10 @@ def desired_assets(result: ExtractionResult | ExtractionBatch) -> Iterator[Desir
         yield _asset(
             path, (schema.database,), AssetType.SCHEMA, schema.name, schema.database, None, schema
         )
-    for table in result.tables:
-        yield _table_asset(table)
+    if isinstance(batch, PreparedBatch):
+        yield from (PendingTable(prepared) for prepared in batch.tables)
+    else:
+        yield from (PendingTable(prepare_table(table), table) for table in result.tables)
     for routine in result.routines:
         yield _routine_asset(routine)
 
@@ -68,6 +124,7 @@ def _asset(
     native_type: str | None = None,
     fields: list[FieldRow] | None = None,
     key_suffix: str = "",
+    digest: str | None = None,
 ) -> DesiredAsset:
     if details is None:
         details = model.model_dump(mode="json", exclude={"name", "database", "schema_name"})
@@ -94,12 +151,14 @@ def _asset(
         path=path,
         parent=qualified_name(parent_path) if parent_path else None,
         row=row,
-        content_hash=content_hash([_without_volatile(row), _hashed_fields(fields)]),
+        # A table's digest comes from its JSON (prepare_table); the `None` keeps other assets'
+        # hashes as they were when tables were hashed here with their field rows.
+        content_hash=digest or content_hash([_without_volatile(row), None]),
         fields=fields,
     )
 
 
-def _table_asset(table: TableMetadata) -> DesiredAsset:
+def _table_asset(table: TableMetadata, digest: str) -> DesiredAsset:
     details = table.model_dump(
         mode="json",
         exclude={"name", "database", "schema_name", "columns", "comment", "owner", "table_type"},
@@ -120,14 +179,18 @@ def _table_asset(table: TableMetadata) -> DesiredAsset:
         table_type=table.table_type.value,
         native_type=table.native_type,
         fields=_field_rows(table),
+        digest=digest,
     )
 
 
-def desired_keys(result: ExtractionResult | ExtractionBatch) -> set[str]:
+def desired_keys(batch: Batch) -> set[str]:
     """The qualified names `desired_assets` yields, without building rows or hashing them."""
+    result = batch.batch if isinstance(batch, PreparedBatch) else batch
     keys = {qualified_name((database.name,)) for database in result.databases}
     keys.update(qualified_name((schema.database, schema.name)) for schema in result.schemas)
     keys.update(qualified_name(table.path) for table in result.tables)
+    if isinstance(batch, PreparedBatch):
+        keys.update(table.qualified_name for table in batch.tables)
     keys.update(qualified_name(_routine_path(r)) + _routine_suffix(r) for r in result.routines)
     return keys
 
@@ -223,12 +286,6 @@ def _hashed_field(row: FieldRow) -> FieldRow:
     if inference is None or "sample_size" not in inference:
         return row
     return row._replace(inference={k: v for k, v in inference.items() if k != "sample_size"})
-
-
-def _hashed_fields(fields: list[FieldRow] | None) -> list[FieldRow] | None:
-    if fields is None or all(f.inference is None for f in fields):
-        return fields
-    return [_hashed_field(f) for f in fields]
 
 
 def field_hash(row: FieldRow) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from metadata_pipelines.catalog.asset_rows import (
+    Batch,
     DesiredAsset,
     FieldRow,
     desired_assets,
@@ -33,12 +34,14 @@ from metadata_pipelines.catalog.asset_rows import (
     new_id,
     reseed_ids,
 )
-from metadata_pipelines.catalog.bulk import insert_rows
+from metadata_pipelines.catalog.bulk import BulkInserter
 from metadata_pipelines.catalog.data_sources import DataSourceNotFound
 from metadata_pipelines.catalog.deletion_guard import DeletionPolicy, held_removals
 from metadata_pipelines.catalog.diff import RowDiff, diff_rows
+from metadata_pipelines.catalog.prepared_batch import PreparedBatch
 from metadata_pipelines.catalog.schema import asset_fields, assets, connector_runs, data_sources
 from metadata_pipelines.catalog.scopes import covered, stored_path
+from metadata_pipelines.garbage_collection import fewer_collections
 from metadata_pipelines.models import (
     AssetType,
     ExtractionBatch,
@@ -135,11 +138,14 @@ class MetadataPersistenceService:
         tenant_id: str,
         data_source_id: str,
         summary: ExtractionSummary,
-        batches: Iterable[ExtractionBatch],
+        batches: Iterable[ExtractionBatch | PreparedBatch],
         connector_run_id: str | None = None,
         deletion_policy: DeletionPolicy | None = None,
     ) -> PersistStats:
         """Persist a streamed extraction, batch by batch, in one transaction.
+
+        A batch is an ExtractionBatch, or a PreparedBatch as the handover stores it (its tables
+        parsed only if new or changed).
 
         Each batch is diffed and written as it comes (its tables' fields with it: a table never
         spans two batches, and `summary` brings every extraction error before the first batch), so
@@ -154,7 +160,11 @@ class MetadataPersistenceService:
         reseed_ids()
         protected_scopes = summary.failed_scopes
         stats = PersistStats()
-        with self._engine.begin() as connection:
+        with (
+            fewer_collections(),
+            self._engine.begin() as connection,
+            BulkInserter(connection) as bulk,
+        ):
             _lock_data_source(connection, tenant_id, data_source_id)
             stored = {
                 row.qualified_name: row
@@ -176,7 +186,7 @@ class MetadataPersistenceService:
             ids = {qn: row.id for qn, row in stored.items()}
             seen: set[str] = set()
             writer = _BatchWriter(
-                self, connection, tenant_id, data_source_id, protected_scopes, stats, now
+                self, connection, bulk, tenant_id, data_source_id, protected_scopes, stats, now
             )
             for batch in batches:
                 writer.write(stored, ids, seen, batch)
@@ -218,6 +228,7 @@ class MetadataPersistenceService:
     def _persist_fields(
         self,
         connection: sa.Connection,
+        bulk: BulkInserter,
         tenant_id: str,
         data_source_id: str,
         work: list[tuple[str, DesiredAsset, Any]],
@@ -267,7 +278,7 @@ class MetadataPersistenceService:
             )
             for (asset_id, path), (values, digest) in diff.added
         ]
-        insert_rows(connection, asset_fields, inserts, _FIELD_INSERT)
+        bulk.insert(asset_fields, inserts, _FIELD_INSERT)
         updates = [
             {**values._asdict(), "content_hash": digest, "b_id": old.id, "updated_at": now}
             for _, (values, digest), old in (*diff.changed, *diff.restored)
@@ -303,6 +314,7 @@ class _BatchWriter:
         self,
         service: MetadataPersistenceService,
         connection: sa.Connection,
+        bulk: BulkInserter,
         tenant_id: str,
         data_source_id: str,
         protected_scopes: list[tuple[str, ...]],
@@ -311,6 +323,7 @@ class _BatchWriter:
     ) -> None:
         self.service = service
         self.connection = connection
+        self.bulk = bulk
         self.tenant_id = tenant_id
         self.data_source_id = data_source_id
         self.protected_scopes = protected_scopes
@@ -322,18 +335,25 @@ class _BatchWriter:
         stored: dict[str, Any],
         ids: dict[str, str],
         seen: set[str],
-        batch: ExtractionBatch,
+        batch: Batch,
     ) -> None:
         """Insert, update and restore what `batch` holds; record its names in `seen`. Removals
-        wait for the last batch."""
+        wait for the last batch. Only assets to write are built into rows (a prepared table is
+        not even parsed when its hash is unchanged)."""
         now, stats = self.now, self.stats
-        desired = list(desired_assets(batch))
-        seen.update(item.qualified_name for item in desired)
-        diff = diff_rows(
+        entries = list(desired_assets(batch))
+        seen.update(entry.qualified_name for entry in entries)
+        entry_diff = diff_rows(
             stored,
-            ((item.qualified_name, item.content_hash, item) for item in desired),
+            ((entry.qualified_name, entry.content_hash, entry) for entry in entries),
             removals=False,
         )
+        diff: RowDiff[str, DesiredAsset, Any] = RowDiff(
+            added=[(qn, entry.build()) for qn, entry in entry_diff.added],
+            changed=[(qn, entry.build(), old) for qn, entry, old in entry_diff.changed],
+            restored=[(qn, entry.build(), old) for qn, entry, old in entry_diff.restored],
+        )
+        del entries
         ids.update((item.qualified_name, new_id()) for _, item in diff.added)
 
         def values(item: DesiredAsset) -> dict[str, Any]:
@@ -362,7 +382,8 @@ class _BatchWriter:
             for _, item, old in (*diff.changed, *diff.restored)
         ]
         _count(stats.assets, diff)
-        stats.fields.unchanged += sum(len(item.fields or ()) for _, item, _ in diff.unchanged)
+        stats.assets.unchanged += len(entry_diff.unchanged)
+        stats.fields.unchanged += sum(entry.field_count for _, entry, _ in entry_diff.unchanged)
         for qn, item in (*diff.added, *((qn, item) for qn, item, _ in diff.restored)):
             if item.row["asset_type"] in _RELATIONS:
                 stats.changes.add("tables_added", qn)
@@ -373,11 +394,12 @@ class _BatchWriter:
             for qn, item, old in (*diff.changed, *diff.restored)
             if item.fields is not None
         ]
-        insert_rows(self.connection, assets, inserts)
+        self.bulk.insert(assets, inserts)
         if updates:
             self.connection.execute(_UPDATE_ASSET, updates)
         self.service._persist_fields(
             self.connection,
+            self.bulk,
             self.tenant_id,
             self.data_source_id,
             field_work,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from metadata_pipelines.catalog.prepared_batch import PreparedBatch
 from metadata_pipelines.models import (
     ExtractionBatch,
     ExtractionError,
@@ -56,6 +57,17 @@ def storable(result: Handed) -> tuple[Handed, list[str]]:
         warning.model_dump() for warning in warnings
     ]
     return type(result).model_validate(data), cleaned
+
+
+def storable_batch(
+    batch: ExtractionBatch | PreparedBatch,
+) -> tuple[ExtractionBatch | PreparedBatch, list[str]]:
+    """`storable` for a batch as handed over: a prepared one is parsed only if it holds a NUL."""
+    if isinstance(batch, PreparedBatch):
+        if not batch.holds_nul:
+            return batch, []
+        batch = batch.load()
+    return storable(batch)
 
 
 def _replace(value: Any) -> tuple[Any, bool]:

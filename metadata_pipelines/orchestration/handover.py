@@ -7,8 +7,10 @@ is a directory (the default: `$DAGSTER_HOME/handover`) or an S3 bucket and prefi
 a tenth of the size once compressed, readable with `zcat`, and loading it executes no code from the
 storage. Object storage lets each step of a run execute on another machine.
 
-A batch is loaded as a `StagedBatch`, read only when persistence reaches it, so the persist step holds
-one batch at a time. Once a run has persisted its batches, the persist op removes the run's handover
+A batch is stored as a `PreparedBatch` (catalog/prepared_batch.py: each table as its JSON and content
+hash, computed here in the extract step while the batch is serialized anyway) and loaded as a
+`StagedBatch`, read only when persistence reaches it, so the persist step holds one batch at a time
+and parses only the tables that changed. Once a run has persisted its batches, the persist op removes the run's handover
 (`discard_run`); what failed runs leave behind (kept for a re-execution from the failed step) is
 removed by `handover_retention_sensor` after METADATA_PIPELINES_HANDOVER_RETENTION_DAYS. So the
 handover's storage does not grow with the number of runs.
@@ -36,6 +38,7 @@ from urllib.parse import urlparse
 import dagster as dg
 from pydantic import BaseModel, Field
 
+from metadata_pipelines.catalog.prepared_batch import PreparedBatch, prepare_batch
 from metadata_pipelines.models import ExtractionBatch
 from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES
 from metadata_pipelines.settings import get_settings
@@ -185,8 +188,8 @@ class StagedBatch:
     key: str
     run_id: str
 
-    def read(self) -> ExtractionBatch:
-        return ExtractionBatch.model_validate_json(gzip.decompress(self.store.read(self.key)))
+    def read(self) -> PreparedBatch:
+        return PreparedBatch.model_validate_json(gzip.decompress(self.store.read(self.key)))
 
 
 class HandoverIOManager(dg.ConfigurableIOManager):
@@ -208,7 +211,7 @@ class HandoverIOManager(dg.ConfigurableIOManager):
                 f"the handover stores pydantic models; output {context.name!r} is a "
                 f"{type(obj).__name__}"
             )
-        data = encode(obj)
+        data = encode(prepare_batch(obj) if isinstance(obj, ExtractionBatch) else obj)
         self.store().write(_key(context), data)
         context.add_output_metadata({"handover_bytes": len(data)})
 

@@ -31,8 +31,9 @@ from metadata_pipelines.catalog.database import CatalogDatabase, catalog_unavail
 from metadata_pipelines.catalog.deletion_guard import HELD as DELETION_HELD
 from metadata_pipelines.catalog.deletion_guard import DeletionPolicy
 from metadata_pipelines.catalog.persistence import PersistStats
+from metadata_pipelines.catalog.prepared_batch import PreparedBatch
 from metadata_pipelines.catalog.records import ConnectorRun, DataSource, RunStatus
-from metadata_pipelines.catalog.storable import UNSTORABLE, storable
+from metadata_pipelines.catalog.storable import UNSTORABLE, storable_batch
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
 from metadata_pipelines.extractors.errors import (
     ExtractorError,
@@ -40,6 +41,7 @@ from metadata_pipelines.extractors.errors import (
     TransientExtractorError,
     scrub,
 )
+from metadata_pipelines.garbage_collection import fewer_collections
 from metadata_pipelines.logs import log_context, scrubbing
 from metadata_pipelines.models import (
     ExtractionBatch,
@@ -151,7 +153,7 @@ def extract_metadata(
     db = catalog.get_catalog()
     with _retry_if_catalog_down(context):
         target = _for_this_run(context, db, target)
-    with _logged(context, target, "extract_metadata"):
+    with _logged(context, target, "extract_metadata"), fewer_collections():
         with _sync_step(context, db, target, "extract_metadata") as secrets:
             source = db.data_sources.get(target.data_source_id, target.tenant_id)
             extractor = _build_extractor(db, extractors, source, secrets)
@@ -284,7 +286,7 @@ def persist_metadata(
     db = catalog.get_catalog()
     with _retry_if_catalog_down(context):
         target = _for_this_run(context, db, target)
-    with _logged(context, target, "persist_metadata"):
+    with _logged(context, target, "persist_metadata"), fewer_collections():
         _persist(context, db, target, summary, batches)
 
 
@@ -305,9 +307,9 @@ def _persist(
     handed_over = batches
     warnings: list[ExtractionError] = []
 
-    def each_batch() -> Iterator[ExtractionBatch]:
-        for index, batch in enumerate(_read_ahead(handed_over), 1):
-            batch, cleaned = storable(batch)
+    def each_batch() -> Iterator[ExtractionBatch | PreparedBatch]:
+        for index, handed in enumerate(_read_ahead(handed_over), 1):
+            batch, cleaned = storable_batch(handed)
             for name in cleaned:
                 context.log.warning(f"{name}: NUL characters replaced by U+FFFD (not storable)")
             if cleaned:
@@ -383,12 +385,12 @@ def _persist(
     )
 
 
-def _read_ahead(handed_over: list[Any]) -> Iterator[ExtractionBatch]:
+def _read_ahead(handed_over: list[Any]) -> Iterator[ExtractionBatch | PreparedBatch]:
     """The batches in order, the next one read (fetched, unzipped, parsed) in a thread while the
     current one is written: the fetch and the catalog's COPY wait on the network, not on Python.
     At most two batches are held."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="handover-read") as reader:
-        ahead: Future[ExtractionBatch] | None = None
+        ahead: Future[ExtractionBatch | PreparedBatch] | None = None
         for index, item in enumerate(handed_over):
             current = ahead.result() if ahead is not None else _load(item)
             ahead = (
@@ -400,7 +402,7 @@ def _read_ahead(handed_over: list[Any]) -> Iterator[ExtractionBatch]:
             del current
 
 
-def _load(item: Any) -> ExtractionBatch:
+def _load(item: Any) -> ExtractionBatch | PreparedBatch:
     """A batch from the handover (or as another IO manager loaded it); object storage out of reach
     is transient: the step retries."""
     if not isinstance(item, StagedBatch):

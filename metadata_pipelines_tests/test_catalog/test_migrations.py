@@ -93,7 +93,8 @@ def _persist_as_of_0002(
     now = utcnow()
     ids: dict[str, str] = {}
     with engine.begin() as connection:
-        for item in desired_assets(result):
+        for entry in desired_assets(result):
+            item = entry.build()
             columns = [
                 {key: getattr(values, key) for key in _FIELDS_0002}
                 for values in item.fields or ()

@@ -16,6 +16,8 @@ from metadata_pipelines.models import (
     AssetType,
     ConstraintType,
     DataType,
+    ExtractionBatch,
+    ExtractionError,
     ExtractionResult,
     ExtractionStatus,
     RoutineType,
@@ -521,3 +523,81 @@ def test_result_is_json_serializable(result: ExtractionResult) -> None:
     assert payload["connector_type"] == "mysql"
     assert payload["status"] == "partial"
     assert len(payload["tables"]) == len(result.tables)
+
+
+def _stream(config: dict[str, Any], credentials: dict[str, Any] | None = None):
+    extractor = MySQLExtractor(config, credentials or root_credentials())
+
+    async def run() -> list[ExtractionBatch]:
+        return [batch async for batch in extractor.stream_metadata()]
+
+    return asyncio.run(run()), extractor
+
+
+def _sorted_errors(errors: list[ExtractionError]) -> list[tuple[Any, ...]]:
+    return sorted((e.scope, e.code or "", e.message) for e in errors)
+
+
+def test_a_database_larger_than_batch_tables_is_read_in_parts_to_the_same_result(
+    result: ExtractionResult, mysql_schema: MySQLFixture
+) -> None:
+    fx = mysql_schema
+    batches, extractor = _stream(root_config(fx, batch_tables=2))
+
+    assert all(len(batch.tables) <= 2 for batch in batches)
+    assert [d.name for batch in batches for d in batch.databases] == sorted(fx.databases)
+    main_parts = [b for b in batches if b.tables and b.tables[0].database == fx.main]
+    assert len(main_parts) >= 3
+    assert [bool(b.databases) for b in main_parts] == [True] + [False] * (len(main_parts) - 1)
+    whole = ExtractionResult.from_batches("mysql", result.started_at, batches)
+    assert sorted(whole.tables, key=lambda t: t.path) == sorted(result.tables, key=lambda t: t.path)
+    assert whole.routines == result.routines
+    assert _sorted_errors(whole.errors) == _sorted_errors(result.errors)
+    # A part costs its own queries (columns, indexes, keys, ...), not the database's.
+    _, whole_extractor = _stream(root_config(fx))
+    assert extractor.statements_sent > whole_extractor.statements_sent
+
+
+def test_tables_whose_privilege_is_revoked_between_parts_are_kept_as_they_were(
+    mysql_server: sa.Engine, mysql_schema: MySQLFixture
+) -> None:
+    """Read in parts, a database's table list is older than its later parts: a table that comes
+    back without columns (revoked, dropped) is an error that keeps it, never a table without
+    columns."""
+    fx = mysql_schema
+    database, user = f"{fx.prefix}parts", f"{fx.prefix}parts"
+    with mysql_server.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {q(database)}")
+        connection.exec_driver_sql(f"CREATE USER '{user}'@'%%' IDENTIFIED BY 'pw-parts'")
+        try:
+            for i in range(8):
+                connection.exec_driver_sql(f"CREATE TABLE {q(database)}.t{i} (id INT PRIMARY KEY)")
+                connection.exec_driver_sql(f"GRANT SELECT ON {q(database)}.t{i} TO '{user}'@'%%'")
+            extractor = MySQLExtractor(
+                root_config(fx, database=database, batch_tables=2),
+                {"username": user, "password": "pw-parts"},
+            )
+
+            async def run() -> list[ExtractionBatch]:
+                stream = extractor.stream_metadata()
+                batches = [await anext(stream)]
+                for i in range(8):  # the third part and later are read after this
+                    connection.exec_driver_sql(
+                        f"REVOKE SELECT ON {q(database)}.t{i} FROM '{user}'@'%%'"
+                    )
+                batches += [batch async for batch in stream]
+                return batches
+
+            batches = asyncio.run(run())
+        finally:
+            connection.exec_driver_sql(f"DROP DATABASE {q(database)}")
+            connection.exec_driver_sql(f"DROP USER '{user}'@'%%'")
+
+    tables = {t.name: t for batch in batches for t in batch.tables}
+    vanished = {e.scope[-1]: e for batch in batches for e in batch.errors}
+    assert {"t0", "t1"} <= set(tables)
+    assert {"t4", "t5", "t6", "t7"} <= set(vanished)
+    assert set(tables) | set(vanished) == {f"t{i}" for i in range(8)}
+    assert all(table.columns for table in tables.values())
+    assert {e.code for e in vanished.values()} == {"table_vanished"}
+    assert all(e.severity is Severity.ERROR for e in vanished.values())

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from dagster._core.test_utils import create_run_for_test
 
+from metadata_pipelines.catalog.prepared_batch import PreparedBatch
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import assets
-from metadata_pipelines.models import ExtractionBatch
 from metadata_pipelines.orchestration.handover import (
     HandoverIOManager,
     LocalStore,
@@ -144,7 +144,7 @@ def test_a_run_that_stopped_after_extraction_keeps_its_handover_until_retention(
     stopped = _extract_only(source, dagster_instance, resources)
 
     batch_file = root / stopped / "extract_metadata" / "batches" / "b00001.json.gz"
-    batch = ExtractionBatch.model_validate_json(gzip.decompress(batch_file.read_bytes()))
+    batch = PreparedBatch.model_validate_json(gzip.decompress(batch_file.read_bytes())).load()
     _, (_, b) = databases
     assert [database.name for database in batch.databases] == [b]
     assert sorted(table.name for table in batch.tables) == ["t1", "t2"]
@@ -205,7 +205,7 @@ def test_the_handover_on_object_storage(
         f"{prefix}extract_metadata/summary.json.gz",
     ]
     body = client.get_object(Bucket=bucket, Key=f"{prefix}extract_metadata/batches/b00000.json.gz")
-    batch = ExtractionBatch.model_validate_json(gzip.decompress(body["Body"].read()))
+    batch = PreparedBatch.model_validate_json(gzip.decompress(body["Body"].read())).load()
     _, (a, _) = databases
     assert [database.name for database in batch.databases] == [a]
 

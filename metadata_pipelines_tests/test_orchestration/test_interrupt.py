@@ -113,20 +113,20 @@ def test_terminating_a_mysql_extraction_closes_its_connection(
         {"host": HOST, "port": PORT, "include_databases": [re.escape(user) + "_.*"]},
         {"username": user, "password": password},
     )
-    read = MySQLExtractor._extract_database
+    read = MySQLExtractor._read_part
     calls = []
     pulling = threading.Event()
 
-    def interrupted_read(self, session, database):
-        calls.append(database)
+    def interrupted_read(self, session, part):
+        calls.append(part)
         if len(calls) == 2:  # read ahead while the first batch is handed over
             pulling.wait(10)  # the op asks for the next batch: the loop waits for this read
             time.sleep(0.2)
             os.kill(os.getpid(), signal.SIGUSR1)
             time.sleep(0.5)  # still reading when the interrupt arrives
-        return read(self, session, database)
+        return read(self, session, part)
 
-    monkeypatch.setattr(MySQLExtractor, "_extract_database", interrupted_read)
+    monkeypatch.setattr(MySQLExtractor, "_read_part", interrupted_read)
     batches = _batches_of(extractor)
     next(batches)
     assert _sessions(mysql_server, user) == 1  # the stream's connection, open mid-extraction
@@ -152,13 +152,13 @@ def test_a_query_running_on_the_server_is_killed_by_the_terminate(
         {"host": HOST, "port": PORT, "include_databases": [re.escape(user) + "_.*"]},
         {"username": user, "password": password},
     )
-    read = MySQLExtractor._extract_database
+    read = MySQLExtractor._read_part
     calls = []
     slept: list[object] = []
     pulling = threading.Event()
 
-    def slow_read(self, session, database):
-        calls.append(database)
+    def slow_read(self, session, part):
+        calls.append(part)
         if len(calls) == 2:
             pulling.wait(10)
             threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1)).start()
@@ -168,9 +168,9 @@ def test_a_query_running_on_the_server_is_killed_by_the_terminate(
                     slept.append(cursor.fetchone()[0])
                 except Exception as error:  # the kill may also surface as an error
                     slept.append(error)
-        return read(self, session, database)
+        return read(self, session, part)
 
-    monkeypatch.setattr(MySQLExtractor, "_extract_database", slow_read)
+    monkeypatch.setattr(MySQLExtractor, "_read_part", slow_read)
     batches = _batches_of(extractor)
     next(batches)
     pulling.set()

@@ -20,7 +20,8 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -54,6 +55,27 @@ from metadata_pipelines.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A database to read: whole (`table_rows` None: its table list is read first), or the given
+    rows of its table list, a later part of a large database."""
+
+    database: DatabaseMetadata
+    table_rows: list[Row] | None = None
+
+
+@dataclass
+class _PartRead:
+    extract: DatabaseExtract
+    #: Parts of the same database still to read (after its first part).
+    following: list[_Part]
+
+
+def _bounds(table_rows: list[Row]) -> tuple[str, str]:
+    """First and last table name of a part, in the server's order (the tables query's)."""
+    return table_rows[0][0], table_rows[-1][0]
 
 
 @dataclass
@@ -102,37 +124,35 @@ class MySQLExtractor(BaseMetadataExtractor):
             await asyncio.to_thread(_close, connection)
 
     async def stream_metadata(self) -> AsyncIterator[ExtractionBatch]:
-        """One batch per database (its tables split by `batch_tables`), in name order.
+        """One batch per database in name order; a database of more than `batch_tables` tables
+        in scope is read and handed over in parts of that many tables (in the server's name
+        order), so memory is bounded by a batch, not by the largest database.
 
-        The next database is read while the current batch is handed over, on the same connection
-        (one read at a time), so at most two databases are held: memory is bounded by the largest
-        databases, not by the server.
+        The next part is read while the current batch is handed over, on the same connection
+        (one read at a time), so at most two parts are held.
         """
         self.statements_sent = 0
         session = await asyncio.to_thread(self._open_session)
-        size = self.config.batch_tables
-        ahead: asyncio.Future[DatabaseExtract] | None = None
+        pending = deque(_Part(database) for database in session.databases)
+        ahead: asyncio.Future[_PartRead] | None = None
         try:
-            for index, database in enumerate(session.databases):
-                extract = await (
-                    ahead or asyncio.to_thread(self._extract_database, session, database.name)
-                )
+            while pending:
+                part = pending.popleft()
+                read = await (ahead or asyncio.to_thread(self._read_part, session, part))
                 ahead = None
-                if index + 1 < len(session.databases):
-                    following = session.databases[index + 1].name
+                pending.extendleft(reversed(read.following))
+                if pending:
                     ahead = asyncio.ensure_future(
-                        asyncio.to_thread(self._extract_database, session, following)
+                        asyncio.to_thread(self._read_part, session, pending[0])
                     )
-                tables = extract.tables
+                extract = read.extract
                 yield ExtractionBatch(
-                    databases=[database],
-                    tables=tables[:size],
+                    databases=[part.database] if part.table_rows is None else [],
+                    tables=extract.tables,
                     routines=extract.routines,
                     errors=extract.errors,
                 )
-                for start in range(size, len(tables), size):
-                    yield ExtractionBatch(tables=tables[start : start + size])
-                del extract, tables
+                del read, extract
         except asyncio.CancelledError:
             # A terminate cancels the pull while a read may be running on the server: stop it
             # (as the mysql client does on Ctrl-C), so the connection closes now rather than when
@@ -244,9 +264,29 @@ class MySQLExtractor(BaseMetadataExtractor):
             )
         return _Session(connection, caps, databases)
 
-    def _extract_database(self, session: _Session, database: str) -> DatabaseExtract:
+    def _read_part(self, session: _Session, part: _Part) -> _PartRead:
+        """Read and map one part of a database: the whole of a small one, or (for a large one)
+        its first `batch_tables` tables plus the parts that follow."""
+        database = part.database.name
+        following: list[_Part] = []
         try:
-            rows = self._read_database(session, database)
+            rows = DatabaseRows(name=database)
+            if part.table_rows is None:
+                rows.tables = self._read_tables(session, database)
+                in_scope = [row for row in rows.tables if self._wants(database, row)]
+                size = self.config.batch_tables
+                if len(in_scope) > size:
+                    chunks = [in_scope[i : i + size] for i in range(0, len(in_scope), size)]
+                    rows.tables = chunks[0]
+                    following = [_Part(part.database, chunk) for chunk in chunks[1:]]
+                    self._read_contents(session, rows, bounds=_bounds(chunks[0]))
+                else:
+                    self._read_contents(session, rows)
+                if self.config.include_routines:
+                    self._read_routines(session, rows)
+            else:
+                rows.tables = part.table_rows
+                self._read_contents(session, rows, bounds=_bounds(part.table_rows))
         except ExtractorError as error:
             if is_connection_lost(error):
                 raise
@@ -256,59 +296,80 @@ class MySQLExtractor(BaseMetadataExtractor):
                 error.message,
                 extra={"scope": database, "error_code": error.code},
             )
-            return DatabaseExtract(
-                tables=[],
-                routines=[],
-                errors=[
-                    ExtractionError(
-                        scope=(database,),
-                        asset_type=AssetType.DATABASE,
-                        message=error.message,
-                        retryable=error.retryable,
-                        severity=Severity.ERROR,
-                        code=error.code,
-                    )
-                ],
+            failed = ExtractionError(
+                scope=(database,),
+                asset_type=AssetType.DATABASE,
+                message=error.message,
+                retryable=error.retryable,
+                severity=Severity.ERROR,
+                code=error.code,
             )
-        return build_database_contents(rows, self.config, session.capabilities)
+            return _PartRead(DatabaseExtract(tables=[], routines=[], errors=[failed]), [])
+        extract = build_database_contents(rows, self.config, session.capabilities)
+        return _PartRead(extract, following)
 
-    def _read_database(self, session: _Session, database: str) -> DatabaseRows:
-        """Send the per-database queries, skipping those the earlier answers make pointless."""
-        connection, caps, config = session.connection, session.capabilities, self.config
-        args = (database,)
+    def _wants(self, database: str, table_row: Row) -> bool:
+        return self.config.wants_table(database, table_row[0]) and (
+            self.config.include_views or table_row[1] != "VIEW"
+        )
 
-        def read(sql: str, what: str, query_args: tuple[str, ...] = args) -> list[Row]:
-            return self._query(connection, sql, query_args, f"reading {what} of {database!r}")
+    def _reader(self, session: _Session, database: str) -> Callable[..., list[Row]]:
+        def read(sql: str, what: str, args: tuple[str, ...] = (database,)) -> list[Row]:
+            return self._query(session.connection, sql, args, f"reading {what} of {database!r}")
 
-        rows = DatabaseRows(name=database)
-        rows.tables = read(queries.tables(config.include_statistics), "tables")
-        if not rows.tables:
+        return read
+
+    def _read_tables(self, session: _Session, database: str) -> list[Row]:
+        read = self._reader(session, database)
+        tables = read(queries.tables(self.config.include_statistics), "tables")
+        if not tables:
             # Empty, or hidden from us: information_schema cannot tell, this probe can.
             read(queries.privilege_probe(database), "the database definition", ())
-        in_scope = [
-            r
-            for r in rows.tables
-            if config.wants_table(database, r[0]) and (config.include_views or r[1] != "VIEW")
-        ]
-        if in_scope:
-            rows.columns = read(queries.columns(caps), "columns")
-            rows.statistics = read(queries.statistics(caps), "indexes")
-            rows.key_columns = read(queries.KEY_COLUMN_USAGE, "keys")
-            if any(r[5] is not None for r in rows.key_columns):
-                rows.referential = read(queries.REFERENTIAL_CONSTRAINTS, "foreign key rules")
-            check_sql = queries.check_constraints(caps)
-            if check_sql is not None:
-                check_args = args if caps.check_constraints_table_name else (database, database)
-                rows.checks = read(check_sql, "check constraints", check_args)
-            if any(r[1] == "VIEW" for r in in_scope):
-                rows.views = read(queries.VIEWS, "views")
-            if any("partitioned" in (r[5] or "").lower() for r in in_scope):
-                rows.partitions = read(queries.PARTITIONS, "partitions")
-        if config.include_routines:
-            rows.routines = read(queries.ROUTINES, "routines")
-            if rows.routines:
-                rows.parameters = read(queries.PARAMETERS, "routine parameters")
-        return rows
+        return tables
+
+    def _read_contents(
+        self, session: _Session, rows: DatabaseRows, bounds: tuple[str, str] | None = None
+    ) -> None:
+        """Send the per-table queries for `rows.tables` (all of the database's when `bounds` is
+        None, else those named between the bounds), skipping those the earlier answers make
+        pointless."""
+        caps, database = session.capabilities, rows.name
+        in_scope = [row for row in rows.tables if self._wants(database, row)]
+        if not in_scope:
+            return
+        read = self._reader(session, database)
+        extra = bounds or ()
+
+        def scoped(sql: str, column: str = "TABLE_NAME") -> str:
+            return sql if bounds is None else queries.in_range(sql, column)
+
+        args = (database, *extra)
+        rows.columns = read(scoped(queries.columns(caps)), "columns", args)
+        rows.statistics = read(scoped(queries.statistics(caps)), "indexes", args)
+        rows.key_columns = read(scoped(queries.KEY_COLUMN_USAGE), "keys", args)
+        if any(r[5] is not None for r in rows.key_columns):
+            rows.referential = read(
+                scoped(queries.REFERENTIAL_CONSTRAINTS), "foreign key rules", args
+            )
+        check_sql = queries.check_constraints(caps)
+        if check_sql is not None:
+            if caps.check_constraints_table_name:
+                rows.checks = read(scoped(check_sql), "check constraints", args)
+            else:
+                check_args = (database, database, *extra)
+                rows.checks = read(
+                    scoped(check_sql, "tc.TABLE_NAME"), "check constraints", check_args
+                )
+        if any(r[1] == "VIEW" for r in in_scope):
+            rows.views = read(scoped(queries.VIEWS), "views", args)
+        if any("partitioned" in (r[5] or "").lower() for r in in_scope):
+            rows.partitions = read(scoped(queries.PARTITIONS), "partitions", args)
+
+    def _read_routines(self, session: _Session, rows: DatabaseRows) -> None:
+        read = self._reader(session, rows.name)
+        rows.routines = read(queries.ROUTINES, "routines")
+        if rows.routines:
+            rows.parameters = read(queries.PARAMETERS, "routine parameters")
 
     def _query(
         self,

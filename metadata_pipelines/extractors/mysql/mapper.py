@@ -193,6 +193,7 @@ def build_database_contents(
             errors.append(error)
 
     _add_columns(database, tables, rows.columns, caps, errors)
+    _drop_vanished(database, tables, errors)
     _add_views(tables, rows.views)
     _add_partitions(tables, rows.partitions)
     _add_keys(tables, rows.key_columns, rows.referential)
@@ -375,6 +376,29 @@ def _add_columns(
     for table_name, columns in per_table.items():
         columns.sort(key=lambda c: c.ordinal)
         tables[table_name].columns = columns
+
+
+def _drop_vanished(
+    database: str, tables: dict[str, TableMetadata], errors: list[ExtractionError]
+) -> None:
+    """Leave out, with an error that keeps it as the catalog has it, a listed table that came back
+    without a single column: MariaDB and MySQL tables and views always have one, so it was dropped
+    or its privilege revoked between the listing and the read (a large database is read in parts,
+    so that window is the length of its read). Stored without columns it would lose them all."""
+    flagged = {error.scope[1] for error in errors if len(error.scope) == 2}
+    for name in [n for n, table in tables.items() if not table.columns and n not in flagged]:
+        del tables[name]
+        errors.append(
+            ExtractionError(
+                scope=(database, name),
+                asset_type=AssetType.TABLE,
+                message=f"{database}.{name} was listed but none of its columns could be read "
+                "(dropped, or a privilege revoked, while the sync ran); kept as it was",
+                retryable=True,
+                severity=Severity.ERROR,
+                code="table_vanished",
+            )
+        )
 
 
 def _add_views(tables: dict[str, TableMetadata], rows: list[Row]) -> None:
