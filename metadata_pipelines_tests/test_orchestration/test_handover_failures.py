@@ -1,5 +1,6 @@
 """The handover store failing under a sync, for real: a private moto server stopped, its bucket or
-objects deleted at an exact point of the extraction (StreamingExtractor.before_batch).
+objects deleted, a private tmpfs filled, at an exact point of the extraction
+(StreamingExtractor.before_batch).
 
 A transient failure (the store unreachable) is retried with the sync's backoff, on the extract side
 (inside Dagster's output handling) and on the persist side; a permanent one (no such bucket or
@@ -9,11 +10,14 @@ keeps what it had, and no credential is in any message or event.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import dagster as dg
@@ -24,11 +28,21 @@ from botocore.config import Config
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import assets
 from metadata_pipelines.orchestration import retries
-from metadata_pipelines.orchestration.handover import handover_io_manager, open_store
+from metadata_pipelines.orchestration.handover import (
+    HandoverIOManager,
+    handover_io_manager,
+    open_store,
+)
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
 from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines.settings import get_settings
-from metadata_pipelines_tests.support.local_server import LocalServer, free_port, port_open, running
+from metadata_pipelines_tests.support.local_server import (
+    LocalServer,
+    free_port,
+    port_open,
+    running,
+    unavailable,
+)
 from metadata_pipelines_tests.support.s3_server import REGION, _moto_command
 from metadata_pipelines_tests.support.streaming_extractor import (
     IMPORT_PATH,
@@ -130,10 +144,10 @@ def sync(catalog_url, job_resources, dagster_instance, tenant_id, tmp_path):
         config={"source_file": str(source_file), "attempts_file": str(tmp_path / "attempts")},
     )
 
-    def run(databases: dict[str, list[str]] | None = None):
+    def run(databases: dict[str, list[str]] | None = None, io_manager=None):
         if databases is not None:
             source_file.write_text(json.dumps({"databases": databases}))
-        with_io = {**resources, "io_manager": handover_io_manager()}  # from the settings
+        with_io = {**resources, "io_manager": io_manager or handover_io_manager()}
         return execute_sync(source.id, tenant_id, instance=dagster_instance, resources=with_io)
 
     def live_assets() -> set[str]:
@@ -305,3 +319,100 @@ def test_object_storage_down_before_persist_is_retried_then_fails_and_the_catalo
     )
     assert sync.live_assets() == ALL_ASSETS
     assert SECRET_KEY not in _events_text(dagster_instance, outcome.dagster_run_id)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A private 256 KiB tmpfs (mounting needs root: fails under CI, skips elsewhere)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        unavailable(f"cannot mount a tmpfs for the full-disk test: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_full_disk_mid_extract_is_retried_once_space_is_freed(
+    small_disk, sync, dagster_instance, monkeypatch
+):
+    """The local handover's disk fills up once the first batch is handed over (ENOSPC on the next
+    write); the space is freed before the retry, which then completes the sync."""
+    monkeypatch.setattr(retries, "SYNC_RETRY_POLICY", dg.RetryPolicy(max_retries=3, delay=1))
+    filler = small_disk / "filler"
+
+    def fill_disk() -> None:
+        with contextlib.suppress(OSError), filler.open("wb", buffering=0) as file:
+            while True:
+                file.write(b"\0" * 4096)
+
+    def free_once_retrying() -> None:
+        _wait_for(lambda: _step_retries(dagster_instance, _latest_run(dagster_instance)))
+        filler.unlink()
+
+    freeing = threading.Thread(target=free_once_retrying, daemon=True)
+
+    def disk_full(attempt: int, index: int) -> None:
+        if (attempt, index) == (1, 1):
+            fill_disk()
+            freeing.start()
+
+    monkeypatch.setattr(StreamingExtractor, "before_batch", disk_full)
+
+    outcome = sync(io_manager=HandoverIOManager(url=str(small_disk / "handover")))
+    freeing.join(30)
+
+    assert outcome.status == "succeeded"
+    assert outcome.connector_run.attempts == 2
+    [warning] = [
+        record.message
+        for record in dagster_instance.all_logs(outcome.dagster_run_id)
+        if "(transient; attempt 1 of 4, retrying)" in record.message
+    ]
+    assert warning.startswith("extract_metadata: handover write: [Errno 28] No space left")
+    assert sync.live_assets() == ALL_ASSETS
+    assert not (small_disk / "handover" / outcome.dagster_run_id).exists()
+
+
+def test_access_denied_fails_the_first_step_at_once_with_what_the_handover_needs(
+    s3_server, sync, dagster_instance, monkeypatch
+):
+    """Credentials that may read but not write the bucket (the session's moto server checks IAM)."""
+    bucket = f"handover-{uuid.uuid4().hex[:8]}"
+    s3_server.client().create_bucket(Bucket=bucket)
+    reader = s3_server.user(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+        }
+    )
+    monkeypatch.setenv("METADATA_PIPELINES_HANDOVER_URL", f"s3://{bucket}/runs")
+    monkeypatch.setenv("METADATA_PIPELINES_HANDOVER_S3_ENDPOINT_URL", s3_server.endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", reader.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", reader.secret_access_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    get_settings.cache_clear()
+    open_store.cache_clear()
+    try:
+        outcome = sync()
+    finally:
+        open_store.cache_clear()
+
+    row = outcome.connector_run
+    assert outcome.status == "failed"
+    assert row.error_code == "handover_refused"
+    assert row.error_message.startswith("check_connection: handover write to s3://")
+    assert "AccessDenied (HTTP 403)" in row.error_message
+    assert row.error_message.endswith(
+        "the handover needs s3:PutObject, s3:GetObject, s3:DeleteObject and s3:ListBucket "
+        "on the prefix"
+    )
+    assert _step_retries(dagster_instance, outcome.dagster_run_id) == []
+    assert sync.live_assets() == set()
+    assert reader.secret_access_key not in _events_text(dagster_instance, outcome.dagster_run_id)
