@@ -195,22 +195,30 @@ def _batches_of(extractor: BaseMetadataExtractor) -> Iterator[ExtractionBatch]:
     `aclose()` would raise "asynchronous generator is already running" in place of the interrupt
     (the run would then fail instead of being canceled); the runner's close cancels the task
     instead, which runs the stream's `finally`.
+
+    When the handover fails to store a batch, Dagster drops the op's generator without closing it;
+    the garbage collector may then finalize the loop before this generator: nothing can run on it,
+    and the stream's connection goes with the garbage.
     """
     stream = extractor.stream_metadata()
-    with asyncio.Runner() as runner:
-        at_rest = True
-        try:
-            while True:
-                at_rest = False
-                try:
-                    batch = runner.run(anext(stream))
-                except StopAsyncIteration:
-                    return
-                at_rest = True
-                yield batch
-        finally:
-            if at_rest:
-                runner.run(stream.aclose())
+    runner = asyncio.Runner()
+    at_rest = True
+    try:
+        while True:
+            at_rest = False
+            try:
+                batch = runner.run(anext(stream))
+            except StopAsyncIteration:
+                return
+            at_rest = True
+            yield batch
+    finally:
+        if not runner.get_loop().is_closed():
+            try:
+                if at_rest:
+                    runner.run(stream.aclose())
+            finally:
+                runner.close()
 
 
 def _found(counts: dict[str, int]) -> str:
