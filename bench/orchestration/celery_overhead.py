@@ -68,7 +68,7 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def _execute(source_id: str, env: dict[str, str]) -> None:
+def _execute(partition_key: str, env: dict[str, str]) -> None:
     done = subprocess.run(  # noqa: S603 (a fixed command line)
         [
             str(BIN / "dagster"),
@@ -79,7 +79,7 @@ def _execute(source_id: str, env: dict[str, str]) -> None:
             "-j",
             "metadata_sync",
             "--tags",
-            json.dumps({"dagster/partition": source_id}),
+            json.dumps({"dagster/partition": partition_key}),
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -89,14 +89,14 @@ def _execute(source_id: str, env: dict[str, str]) -> None:
     )
     if done.returncode != 0:
         raise RuntimeError(
-            f"run of {source_id} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            f"run of {partition_key} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
         )
 
 
-def _figures(instance: dg.DagsterInstance, source_id: str) -> dict[str, float]:
-    [record] = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": source_id}))
+def _figures(instance: dg.DagsterInstance, partition_key: str) -> dict[str, float]:
+    [record] = instance.get_run_records(dg.RunsFilter(tags={"dagster/partition": partition_key}))
     if record.dagster_run.status is not dg.DagsterRunStatus.SUCCESS:
-        raise RuntimeError(f"run of {source_id}: {record.dagster_run.status.value}")
+        raise RuntimeError(f"run of {partition_key}: {record.dagster_run.status.value}")
     steps = {s.step_key: s for s in instance.get_run_step_stats(record.dagster_run.run_id)}
     run = record.end_time - record.start_time
     work = sum(steps[key].end_time - steps[key].start_time for key in STEPS)
@@ -190,8 +190,8 @@ def main() -> None:
                         connector_type="sqlite",
                         config={"path": str(path)},
                     )
-                    ensure_partition(instance, source.id)
-                    sources[setup].append(source.id)
+                    ensure_partition(instance, source.partition_key)
+                    sources[setup].append(source.partition_key)
 
             started = time.monotonic()
             for index in range(args.sources + 1):

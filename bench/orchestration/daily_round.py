@@ -108,9 +108,9 @@ def _queue_settings(dagster_yaml: Path, interval: int | None, workers: int | Non
     )
 
 
-def _prepare(instance: dg.DagsterInstance, ids: list[str], args: argparse.Namespace) -> None:
+def _prepare(instance: dg.DagsterInstance, keys: list[str], args: argparse.Namespace) -> None:
     """Before the daemon starts: the sources' partitions, and the queue settings asked for."""
-    instance.add_dynamic_partitions(DATA_SOURCES_PARTITION, ids)
+    instance.add_dynamic_partitions(DATA_SOURCES_PARTITION, keys)
     home = Path(instance.root_directory)
     args.queue = _queue_settings(home / "dagster.yaml", args.dequeue_interval, args.dequeue_workers)
 
@@ -137,20 +137,20 @@ def main() -> None:
             home = Path(tmp)
             sample = create_sample_database(home / "shop.db")
             started = time.monotonic()
-            ids = []
+            keys = []
             for index in range(args.sources):
                 path = home / f"shop{index:04}.db"
                 shutil.copyfile(sample, path)
-                ids.append(
+                keys.append(
                     catalog.data_sources.create(
                         tenant_id="bench",
                         name=f"shop-{index:04}",
                         connector_type="sqlite",
                         config={"path": str(path)},
-                    ).id
+                    ).partition_key  # the partitions are `<tenant>/<name>` keys
                 )
             print(
-                f"registered {len(ids)} sources in {time.monotonic() - started:.1f} s", flush=True
+                f"registered {len(keys)} sources in {time.monotonic() - started:.1f} s", flush=True
             )
             tick = _next_tick()
             with running_deployment(
@@ -162,7 +162,7 @@ def main() -> None:
                 sensor_interval_seconds=30,
                 code_server=not args.no_code_server,
                 extra_env={"METADATA_PIPELINES_DAILY_SYNC_CRON": f"{tick:%M %H} * * *"},
-                before_start=lambda instance: _prepare(instance, ids, args),
+                before_start=lambda instance: _prepare(instance, keys, args),
             ) as deployment:
                 instance = deployment.instance
                 if datetime.now(UTC) >= tick:
@@ -186,11 +186,11 @@ def main() -> None:
                             f"load {_loadavg()}",
                             flush=True,
                         )
-                    if len(records) < len(ids) or ended < len(records):
+                    if len(records) < len(keys) or ended < len(records):
                         return None
                     return records
 
-                timeout = 600 + 30 * len(ids)
+                timeout = 600 + 30 * len(keys)
                 records = wait_for("the round", _settled, timeout=timeout, interval=5)
                 print(f"load average at end: {_loadavg()}", flush=True)
                 figures = [_run_figures(instance, r) for r in records]
