@@ -110,31 +110,31 @@ def main() -> None:
             ) as deployment:
                 instance = deployment.instance
                 started = time.monotonic()
-                ids = [
+                keys = [  # partition keys (`<tenant>/<name>`): what a backfill names
                     catalog.data_sources.create(
                         tenant_id="bench",
                         name=f"shop-{index:03}",
                         connector_type="sqlite",
                         config={"path": str(create_sample_database(home / f"shop{index}.db"))},
-                    ).id
+                    ).partition_key
                     for index in range(args.sources)
                 ]
                 wait_for(
                     "partitions",
                     lambda: (
-                        len(instance.get_dynamic_partitions(DATA_SOURCES_PARTITION)) == len(ids)
+                        len(instance.get_dynamic_partitions(DATA_SOURCES_PARTITION)) == len(keys)
                     ),
                     timeout=120,
                 )
                 wait_for(
                     "first syncs",
-                    lambda: _finished(instance, dg.RunsFilter(job_name="metadata_sync"), len(ids)),
+                    lambda: _finished(instance, dg.RunsFilter(job_name="metadata_sync"), len(keys)),
                     timeout=600,
                 )
                 warm_up = time.monotonic() - started
 
                 launched_at = time.time()
-                backfill_id = deployment.launch_backfill(sorted(ids))
+                backfill_id = deployment.launch_backfill(sorted(keys))
                 records = wait_for(
                     "the backfill",
                     lambda: _finished(
@@ -142,7 +142,7 @@ def main() -> None:
                         dg.RunsFilter(
                             job_name="metadata_sync", tags={"dagster/backfill": backfill_id}
                         ),
-                        len(ids),
+                        len(keys),
                     ),
                     timeout=900,
                 )

@@ -1,7 +1,7 @@
 """Benchmark: the daily schedule's round over N registered data sources, on the real daemon.
 
 Usage: .venv/bin/python bench/orchestration/daily_round.py [--sources 100] [--max-concurrent-runs 4]
-       [--no-code-server]
+       [--no-code-server] [--dequeue-interval SECONDS] [--dequeue-workers N]
 
 A production deployment on this machine: dagster-daemon, dagster-webserver and (unless
 --no-code-server) one shared `dagster code-server` (workspace-code-server.yaml), on two fresh
@@ -20,7 +20,8 @@ and the script waits until every run has ended. It prints:
   and code load of the default run launcher), in-run overhead (run duration minus the
   extract_metadata and persist_metadata steps), with and without the worker start;
 - the catalog: one succeeded connector run per source, never two runs of one source at once.
-The load average is printed at the start and at the end.
+The load average is printed at the start and at the end. --dequeue-interval and --dequeue-workers
+override the run queue's `dequeue_interval_seconds` and `dequeue_num_workers` of dagster.yaml.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
+import yaml
 from backfill import ADMIN_URL, FINISHED, _database, _run_figures, _summary
 from cryptography.fernet import Fernet
 
@@ -91,11 +93,35 @@ def _overlaps(records: list[dg.RunRecord]) -> int:
     return count
 
 
+def _queue_settings(dagster_yaml: Path, interval: int | None, workers: int | None) -> str:
+    """Override the run queue's dequeue settings in the deployment's dagster.yaml; returns them."""
+    config = yaml.safe_load(dagster_yaml.read_text())
+    queue = config["run_coordinator"]["config"]
+    if interval is not None:
+        queue["dequeue_interval_seconds"] = interval
+    if workers is not None:
+        queue["dequeue_num_workers"] = workers
+    dagster_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
+    return (
+        f"dequeue every {queue['dequeue_interval_seconds']} s, "
+        f"{queue['dequeue_num_workers'] if queue.get('dequeue_use_threads') else 'no'} threads"
+    )
+
+
+def _prepare(instance: dg.DagsterInstance, keys: list[str], args: argparse.Namespace) -> None:
+    """Before the daemon starts: the sources' partitions, and the queue settings asked for."""
+    instance.add_dynamic_partitions(DATA_SOURCES_PARTITION, keys)
+    home = Path(instance.root_directory)
+    args.queue = _queue_settings(home / "dagster.yaml", args.dequeue_interval, args.dequeue_workers)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=int, default=100)
     parser.add_argument("--max-concurrent-runs", type=int, default=4)
     parser.add_argument("--no-code-server", action="store_true")
+    parser.add_argument("--dequeue-interval", type=int, help="dequeue_interval_seconds")
+    parser.add_argument("--dequeue-workers", type=int, help="dequeue_num_workers")
     args = parser.parse_args()
     print(f"load average at start: {_loadavg()}", flush=True)
 
@@ -111,20 +137,20 @@ def main() -> None:
             home = Path(tmp)
             sample = create_sample_database(home / "shop.db")
             started = time.monotonic()
-            ids = []
+            keys = []
             for index in range(args.sources):
                 path = home / f"shop{index:04}.db"
                 shutil.copyfile(sample, path)
-                ids.append(
+                keys.append(
                     catalog.data_sources.create(
                         tenant_id="bench",
                         name=f"shop-{index:04}",
                         connector_type="sqlite",
                         config={"path": str(path)},
-                    ).id
+                    ).partition_key  # the partitions are `<tenant>/<name>` keys
                 )
             print(
-                f"registered {len(ids)} sources in {time.monotonic() - started:.1f} s", flush=True
+                f"registered {len(keys)} sources in {time.monotonic() - started:.1f} s", flush=True
             )
             tick = _next_tick()
             with running_deployment(
@@ -136,9 +162,7 @@ def main() -> None:
                 sensor_interval_seconds=30,
                 code_server=not args.no_code_server,
                 extra_env={"METADATA_PIPELINES_DAILY_SYNC_CRON": f"{tick:%M %H} * * *"},
-                before_start=lambda instance: instance.add_dynamic_partitions(
-                    DATA_SOURCES_PARTITION, ids
-                ),
+                before_start=lambda instance: _prepare(instance, keys, args),
             ) as deployment:
                 instance = deployment.instance
                 if datetime.now(UTC) >= tick:
@@ -162,11 +186,11 @@ def main() -> None:
                             f"load {_loadavg()}",
                             flush=True,
                         )
-                    if len(records) < len(ids) or ended < len(records):
+                    if len(records) < len(keys) or ended < len(records):
                         return None
                     return records
 
-                timeout = 600 + 30 * len(ids)
+                timeout = 600 + 30 * len(keys)
                 records = wait_for("the round", _settled, timeout=timeout, interval=5)
                 print(f"load average at end: {_loadavg()}", flush=True)
                 figures = [_run_figures(instance, r) for r in records]
@@ -203,7 +227,7 @@ def main() -> None:
     print(
         f"daily round of {len(records)} sqlite sources (sample shop, 7 tables + 2 views each); "
         f"max_concurrent_runs={args.max_concurrent_runs}, per connector type "
-        f"{PER_CONNECTOR_TYPE} -> limit {limit}; dequeue threads 4; code location: {layout}"
+        f"{PER_CONNECTOR_TYPE} -> limit {limit}; {args.queue}; code location: {layout}"
     )
     print(f"  run statuses {statuses}, triggers {triggers}; connector runs {dict(rows)}")
     print(f"  runs of one source overlapping: {_overlaps(records)}")

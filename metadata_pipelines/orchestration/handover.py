@@ -39,8 +39,10 @@ import dagster as dg
 from pydantic import BaseModel, Field
 
 from metadata_pipelines.catalog.prepared_batch import PreparedBatch, prepare_batch
+from metadata_pipelines.extractors.errors import ExtractorError
 from metadata_pipelines.models import ExtractionBatch
 from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES
+from metadata_pipelines.orchestration.handover_errors import fail_step, local_failure, s3_failure
 from metadata_pipelines.settings import get_settings
 
 SUFFIX = ".json.gz"
@@ -49,7 +51,9 @@ COMPRESS_LEVEL = 1
 
 
 class HandoverStore(ABC):
-    """Where handed-over outputs live: keys are `<run id>/<step>/<output>[/<batch>].json.gz`."""
+    """Where handed-over outputs live: keys are `<run id>/<step>/<output>[/<batch>].json.gz`.
+
+    `write` and `read` raise a transient or permanent `ExtractorError` (handover_errors.py)."""
 
     @abstractmethod
     def write(self, key: str, data: bytes) -> None: ...
@@ -73,7 +77,13 @@ class LocalStore(HandoverStore):
         self.root = root
 
     def write(self, key: str, data: bytes) -> None:
-        path = self.root / key
+        try:
+            self._write(self.root / key, data)
+        except OSError as error:
+            raise local_failure(error, "handover write") from None
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed: a reader never sees half a batch.
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
@@ -86,7 +96,10 @@ class LocalStore(HandoverStore):
             raise
 
     def read(self, key: str) -> bytes:
-        return (self.root / key).read_bytes()
+        try:
+            return (self.root / key).read_bytes()
+        except OSError as error:
+            raise local_failure(error, "handover read") from None
 
     def remove_run(self, run_id: str) -> int:
         path = self.root / run_id
@@ -127,11 +140,19 @@ class S3Store(HandoverStore):
         self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url)
 
     def write(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+        except Exception as error:
+            raise s3_failure(error, f"handover write to s3://{self.bucket}/{self.prefix}") from None
 
     def read(self, key: str) -> bytes:
-        answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
-        return answer["Body"].read()
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            return answer["Body"].read()
+        except Exception as error:
+            raise s3_failure(
+                error, f"handover read from s3://{self.bucket}/{self.prefix}"
+            ) from None
 
     def remove_run(self, run_id: str) -> int:
         keys = [item["Key"] for item in self._objects(f"{self.prefix}{run_id}/")]
@@ -212,7 +233,10 @@ class HandoverIOManager(dg.ConfigurableIOManager):
                 f"{type(obj).__name__}"
             )
         data = encode(prepare_batch(obj) if isinstance(obj, ExtractionBatch) else obj)
-        self.store().write(_key(context), data)
+        try:
+            self.store().write(_key(context), data)
+        except ExtractorError as error:
+            fail_step(context, error)
         context.add_output_metadata({"handover_bytes": len(data)})
 
     def load_input(self, context: dg.InputContext) -> Any:
@@ -222,7 +246,11 @@ class HandoverIOManager(dg.ConfigurableIOManager):
         key = _key(upstream)
         if model is ExtractionBatch:
             return StagedBatch(self.store(), key, upstream.get_identifier()[0])
-        return model.model_validate_json(gzip.decompress(self.store().read(key)))
+        try:
+            data = self.store().read(key)
+        except ExtractorError as error:
+            fail_step(context, error)
+        return model.model_validate_json(gzip.decompress(data))
 
 
 def _key(context: dg.OutputContext) -> str:

@@ -22,7 +22,6 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import dagster as dg
-from botocore.exceptions import BotoCoreError
 from pydantic import BaseModel, ConfigDict
 
 from metadata_pipelines.catalog.connector_runs import SourceBusy
@@ -57,18 +56,14 @@ from metadata_pipelines.orchestration.handover import StagedBatch
 from metadata_pipelines.orchestration.liveness import Heartbeat, close_if_ended, worker_name
 from metadata_pipelines.orchestration.observations import observe_source
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
-from metadata_pipelines.orchestration.summary import changes_markdown
-from metadata_pipelines.settings import get_settings
-
-# How transient failures are retried. The ops raise `RetryRequested` themselves instead of carrying
-# this as their RetryPolicy: Dagster turns an interrupt (a terminated run) inside an op with a
-# RetryPolicy into a step retry, so a terminated run would go on and succeed.
-SYNC_RETRY_POLICY = dg.RetryPolicy(
-    max_retries=3,
-    delay=get_settings().retry_delay_seconds,
-    backoff=dg.Backoff.EXPONENTIAL,
-    jitter=dg.Jitter.PLUS_MINUS,
+from metadata_pipelines.orchestration.retries import (
+    attempts_left,
+    retry_delay,
+    retry_fields,
+    retry_if_transient,
+    retry_requested,
 )
+from metadata_pipelines.orchestration.summary import changes_markdown
 
 
 class SyncTarget(BaseModel):
@@ -202,22 +197,30 @@ def _batches_of(extractor: BaseMetadataExtractor) -> Iterator[ExtractionBatch]:
     `aclose()` would raise "asynchronous generator is already running" in place of the interrupt
     (the run would then fail instead of being canceled); the runner's close cancels the task
     instead, which runs the stream's `finally`.
+
+    When the handover fails to store a batch, Dagster drops the op's generator without closing it;
+    the garbage collector may then finalize the loop before this generator: nothing can run on it,
+    and the stream's connection goes with the garbage.
     """
     stream = extractor.stream_metadata()
-    with asyncio.Runner() as runner:
-        at_rest = True
-        try:
-            while True:
-                at_rest = False
-                try:
-                    batch = runner.run(anext(stream))
-                except StopAsyncIteration:
-                    return
-                at_rest = True
-                yield batch
-        finally:
-            if at_rest:
-                runner.run(stream.aclose())
+    runner = asyncio.Runner()
+    at_rest = True
+    try:
+        while True:
+            at_rest = False
+            try:
+                batch = runner.run(anext(stream))
+            except StopAsyncIteration:
+                return
+            at_rest = True
+            yield batch
+    finally:
+        if not runner.get_loop().is_closed():
+            try:
+                if at_rest:
+                    runner.run(stream.aclose())
+            finally:
+                runner.close()
 
 
 def _found(counts: dict[str, int]) -> str:
@@ -403,14 +406,9 @@ def _read_ahead(handed_over: list[Any]) -> Iterator[ExtractionBatch | PreparedBa
 
 
 def _load(item: Any) -> ExtractionBatch | PreparedBatch:
-    """A batch from the handover (or as another IO manager loaded it); object storage out of reach
-    is transient: the step retries."""
-    if not isinstance(item, StagedBatch):
-        return item
-    try:
-        return item.read()
-    except BotoCoreError as error:  # connection, timeout: botocore's own retries are spent
-        raise TransientExtractorError(f"handover unreadable: {error}") from None
+    """A batch from the handover (or as another IO manager loaded it). The store raises a transient
+    or permanent `ExtractorError` when it fails, which the step retries or fails on."""
+    return item.read() if isinstance(item, StagedBatch) else item
 
 
 def _discard_handover(context: dg.OpExecutionContext, handed_over: list[Any]) -> None:
@@ -579,32 +577,14 @@ def _retry_if_catalog_down(context: dg.OpExecutionContext) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        if not catalog_unavailable(error) or context.retry_number >= SYNC_RETRY_POLICY.max_retries:
+        if not catalog_unavailable(error) or not attempts_left(context.retry_number):
             raise
-        delay = _delay(context)
+        delay = retry_delay(context.retry_number)
         context.log.warning(
             f"catalog database unavailable ({type(error).__name__}), retrying",
-            extra=_retry_fields(context, "catalog_unavailable", delay),
+            extra=retry_fields(context.retry_number, "catalog_unavailable", delay),
         )
-        raise _retry(delay) from None
-
-
-def _delay(context: dg.OpExecutionContext) -> float:
-    return SYNC_RETRY_POLICY.calculate_delay(context.retry_number + 1)
-
-
-def _retry(delay: float) -> dg.RetryRequested:
-    return dg.RetryRequested(max_retries=SYNC_RETRY_POLICY.max_retries, seconds_to_wait=delay)
-
-
-def _retry_fields(context: dg.OpExecutionContext, code: str, delay: float) -> dict[str, Any]:
-    return {
-        "event": "retry",
-        "error_code": code,
-        "attempt": context.retry_number + 1,
-        "max_attempts": SYNC_RETRY_POLICY.max_retries + 1,
-        "retry_in_seconds": round(delay, 3),
-    }
+        raise retry_requested(delay) from None
 
 
 def _fail_or_retry(
@@ -615,18 +595,7 @@ def _fail_or_retry(
     error: ExtractorError,
     message: str,
 ) -> None:
-    text = f"{step}: {message}"
-    if error.retryable and context.retry_number < SYNC_RETRY_POLICY.max_retries:
-        delay = _delay(context)
-        context.log.warning(
-            f"{text} (transient; attempt {context.retry_number + 1} of "
-            f"{SYNC_RETRY_POLICY.max_retries + 1}, retrying)",
-            extra=_retry_fields(context, error.code, delay),
-        )
-        # The scrubbed message as the cause: what the event log and the CLI's progress show.
-        raise _retry(delay) from TransientExtractorError(text)
-    if error.retryable:
-        text += f" (gave up after {context.retry_number + 1} attempts)"
+    text = retry_if_transient(context.log, context.retry_number, f"{step}: {message}", error)
     context.log.error(
         text,
         extra={"event": "failed", "error_code": error.code, "attempt": context.retry_number + 1},

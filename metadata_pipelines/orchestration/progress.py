@@ -15,7 +15,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from metadata_pipelines.catalog.records import DataSource
-from metadata_pipelines.orchestration.ops import SYNC_RETRY_POLICY
+from metadata_pipelines.orchestration.retries import SYNC_RETRY_POLICY
 from metadata_pipelines.orchestration.runner import SyncOutcome, execute_sync
 
 POLL_SECONDS = 0.2

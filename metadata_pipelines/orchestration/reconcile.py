@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import dagster as dg
 
@@ -69,6 +71,42 @@ def reconcile_run(
         finished_at=_time(record.end_time) if record else None,
     )
     return db.connector_runs.reconcile(outcome)
+
+
+def step_failure_details(events: Iterable[dg.DagsterEvent]) -> tuple[str, str] | None:
+    """(error code, message) of the first failed step among `events`: the code an op or the
+    handover stored with its `Failure`, else `step_failed` with Dagster's error."""
+    for event in events:
+        data = event.step_failure_data
+        user = data.user_failure_data
+        code = "step_failed"
+        if user is not None:
+            text = user.description or ""
+            stored_code = user.metadata.get("error_code") if user.metadata else None
+            code = str(stored_code.value) if stored_code is not None else code
+        else:
+            text = error_text(data.error) if data.error else "unknown error"
+        step = event.step_key or "step"
+        return code, text if text.startswith(f"{step}:") else f"{step}: {text}"
+    return None
+
+
+class ErrorInfo(Protocol):
+    """What is read of the error Dagster records for a failed step or run."""
+
+    message: str
+    cause: ErrorInfo | None
+    context: ErrorInfo | None
+
+
+def error_text(error: ErrorInfo) -> str:
+    """The error's message with the messages of its causes (the cause says what went wrong)."""
+    parts = []
+    current: ErrorInfo | None = error
+    while current is not None and len(parts) < 5:
+        parts.append(current.message.strip())
+        current = current.cause or current.context
+    return " <- caused by: ".join(part for part in parts if part)
 
 
 def worker_exit(instance: dg.DagsterInstance, run_id: str) -> str | None:

@@ -12,13 +12,16 @@ A row its ops already closed keeps their status and message.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import dagster as dg
 
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
-from metadata_pipelines.orchestration.reconcile import reconcile_run, worker_exit
+from metadata_pipelines.orchestration.reconcile import (
+    error_text,
+    reconcile_run,
+    step_failure_details,
+    worker_exit,
+)
 from metadata_pipelines.orchestration.resources import CatalogResource
 from metadata_pipelines.settings import get_settings
 
@@ -26,45 +29,17 @@ from metadata_pipelines.settings import get_settings
 def failure_details(context: dg.RunFailureSensorContext) -> tuple[str, str]:
     """(error code, message) of a failed run: the first failed step's error, else how its worker
     process ended (signal or exit code, when its code server saw it), else the run's error."""
-    for event in context.get_step_failure_events():
-        data = event.step_failure_data
-        user = data.user_failure_data
-        code = "step_failed"
-        if user is not None:
-            text = user.description or ""
-            stored_code = user.metadata.get("error_code") if user.metadata else None
-            code = str(stored_code.value) if stored_code is not None else code
-        else:
-            text = _error_text(data.error) if data.error else "unknown error"
-        step = event.step_key or "step"
-        message = text if text.startswith(f"{step}:") else f"{step}: {text}"
-        return code, message
+    failed_step = step_failure_details(context.get_step_failure_events())
+    if failed_step is not None:
+        return failed_step
     crashed = worker_exit(context.instance, context.dagster_run.run_id)
     if crashed is not None:
         return "worker_lost", crashed
     event = context.failure_event
     error = getattr(event.event_specific_data, "error", None)
-    detail = _error_text(error) if error is not None else ""
+    detail = error_text(error) if error is not None else ""
     message = event.message or "run failed"
     return "run_failed", f"{message} {detail}".strip()
-
-
-class ErrorInfo(Protocol):
-    """What this module reads of the error Dagster records for a failed step or run."""
-
-    message: str
-    cause: ErrorInfo | None
-    context: ErrorInfo | None
-
-
-def _error_text(error: ErrorInfo) -> str:
-    """The error's message with the messages of its causes (the cause says what went wrong)."""
-    parts = []
-    current: ErrorInfo | None = error
-    while current is not None and len(parts) < 5:
-        parts.append(current.message.strip())
-        current = current.cause or current.context
-    return " <- caused by: ".join(part for part in parts if part)
 
 
 @dg.run_failure_sensor(

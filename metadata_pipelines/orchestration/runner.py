@@ -28,7 +28,7 @@ from metadata_pipelines.orchestration.partition_migration import (
     ensure_migrated,
 )
 from metadata_pipelines.orchestration.partitions import ensure_partition
-from metadata_pipelines.orchestration.reconcile import reconcile_run
+from metadata_pipelines.orchestration.reconcile import reconcile_run, step_failure_details
 from metadata_pipelines.orchestration.resources import CatalogResource, default_resources
 
 # Dagster re-applies `logging.config.dictConfig` each time a run starts in a process (for the
@@ -132,15 +132,22 @@ def execute_sync(
     if not row.status.finished:  # the run ended before an op could close its row
         run = instance.get_run_by_id(dagster_run_id)
         assert run is not None
+        code, message = None, None
+        if not result.success:  # a step failed outside its op (the handover), or before it
+            failed = instance.all_logs(dagster_run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+            code, message = step_failure_details(
+                record.dagster_event for record in failed if record.dagster_event
+            ) or (
+                "run_failed",
+                f"the Dagster run ended {run.status.value} before its ops recorded an outcome",
+            )
         row, _ = reconcile_run(
             catalog,
             instance,
             run,
             RunStatus.SUCCEEDED if result.success else RunStatus.FAILED,
-            error_code=None if result.success else "run_failed",
-            error_message=None
-            if result.success
-            else f"the Dagster run ended {run.status.value} before its ops recorded an outcome",
+            error_code=code,
+            error_message=message,
         )
     return SyncOutcome(
         dagster_run_id=result.run_id, dagster_success=result.success, connector_run=row

@@ -41,9 +41,9 @@ def _rabbitmqctl(*args: str) -> None:
     )
 
 
-@pytest.fixture
-def rabbitmq_broker() -> Iterator[Broker]:
-    """A virtual host and a user of its own on the shared RabbitMQ, removed afterwards."""
+@contextmanager
+def private_vhost() -> Iterator[Broker]:
+    """A virtual host and a user of its own on the shared RabbitMQ, removed on the way out."""
     if not port_open(RABBITMQ_PORT):
         unavailable(
             "RabbitMQ is not answering on 127.0.0.1:5672 (start it: rabbitmq-server -detached)"
@@ -60,6 +60,12 @@ def rabbitmq_broker() -> Iterator[Broker]:
     finally:
         _rabbitmqctl("delete_vhost", name)
         subprocess.run(["rabbitmqctl", "--quiet", "delete_user", name], capture_output=True)
+
+
+@pytest.fixture
+def rabbitmq_broker() -> Iterator[Broker]:
+    with private_vhost() as broker:
+        yield broker
 
 
 def _answers(app, worker: str) -> bool:

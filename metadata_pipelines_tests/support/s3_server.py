@@ -13,6 +13,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,10 +89,9 @@ def _bootstrap(endpoint_url: str) -> Keys:
     return Keys(key["AccessKeyId"], key["SecretAccessKey"])
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """One moto server per session; tests use buckets of their own. Fails under CI, skips
-    elsewhere, if it cannot start."""
+@contextmanager
+def moto_server() -> Iterator[S3Server]:
+    """A moto server with IAM on, stopped on the way out (also for benchmarks)."""
     port = free_port()
     server = LocalServer(
         name="moto_server",
@@ -102,3 +102,11 @@ def s3_server() -> Iterator[S3Server]:
     with running(server):
         endpoint = f"http://127.0.0.1:{port}"
         yield S3Server(endpoint, _bootstrap(endpoint))
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One moto server per session; tests use buckets of their own. Fails under CI, skips
+    elsewhere, if it cannot start."""
+    with moto_server() as server:
+        yield server

@@ -2,14 +2,17 @@
 
 The first `fail_attempts` extractions hand over `fail_after` batches and then lose the connection, as
 a source that drops mid-stream does; later attempts stream the file's databases in full. Attempts are
-counted in a file so the count holds across Dagster step retries.
+counted in a file so the count holds across Dagster step retries. `before_batch`, when a test sets
+it, is called with (attempt, batch index) before each batch and with (attempt, number of batches)
+once all are handed over: a fault injected at an exact point of the stream (in-process runs only).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import ClassVar
 
 from metadata_pipelines.extractors.base import BaseMetadataExtractor, ConnectorConfig
 from metadata_pipelines.extractors.errors import SourceUnavailableError
@@ -37,6 +40,7 @@ class StreamingExtractor(BaseMetadataExtractor):
     connector_type = STREAMING
     config_model = StreamingConfig
     config: StreamingConfig
+    before_batch: ClassVar[Callable[[int, int], None] | None] = None
 
     def get_supported_asset_types(self) -> list[AssetType]:
         return [AssetType.DATABASE, AssetType.TABLE, AssetType.COLUMN]
@@ -52,6 +56,8 @@ class StreamingExtractor(BaseMetadataExtractor):
         failing = attempt <= self.config.fail_attempts
         databases = payload["first_attempt_databases"] if failing else payload["databases"]
         for index, (database, tables) in enumerate(databases.items()):
+            if StreamingExtractor.before_batch is not None:
+                StreamingExtractor.before_batch(attempt, index)
             if failing and index == self.config.fail_after:
                 raise SourceUnavailableError("connection lost in the middle of the stream")
             yield ExtractionBatch(
@@ -65,3 +71,5 @@ class StreamingExtractor(BaseMetadataExtractor):
                     for name in tables
                 ],
             )
+        if StreamingExtractor.before_batch is not None:
+            StreamingExtractor.before_batch(attempt, len(databases))

@@ -13,8 +13,8 @@ from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import assets
 from metadata_pipelines.orchestration import tags as run_tags
 from metadata_pipelines.orchestration.jobs import metadata_sync_job
-from metadata_pipelines.orchestration.ops import SYNC_RETRY_POLICY
 from metadata_pipelines.orchestration.partitions import DATA_SOURCES_PARTITION, ensure_partition
+from metadata_pipelines.orchestration.retries import SYNC_RETRY_POLICY
 from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines_tests.support.scripted_extractor import SCRIPTED, table, write_source
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import asset_fields, assets
-from metadata_pipelines.orchestration.ops import SYNC_RETRY_POLICY
+from metadata_pipelines.orchestration.retries import SYNC_RETRY_POLICY
 from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines_tests.conftest import MYSQL_URL
 
