@@ -20,17 +20,6 @@ from metadata_pipelines_tests.support.scripted_extractor import SCRIPTED
 from metadata_pipelines_tests.test_catalog.test_persistence import _fields, _live, _table
 
 
-@pytest.fixture
-def source(catalog, tenant_id, tmp_path):
-    return catalog.data_sources.create(
-        tenant_id=tenant_id,
-        name="scripted",
-        connector_type=SCRIPTED,
-        config={"source_file": str(tmp_path / "unused.json")},
-        credentials={"password": "pw"},
-    )
-
-
 def _database(name: str, tables: int, errors=()) -> ExtractionBatch:
     """One database (schema `public`) with `tables` tables of two columns, as one batch."""
     return ExtractionBatch(

@@ -70,17 +70,6 @@ def _result(*tables: TableMetadata) -> ExtractionResult:
     )
 
 
-@pytest.fixture
-def source(catalog, tenant_id, tmp_path):
-    return catalog.data_sources.create(
-        tenant_id=tenant_id,
-        name="nested",
-        connector_type=SCRIPTED,
-        config={"source_file": str(tmp_path / "unused.json")},
-        credentials={"password": "pw"},
-    )
-
-
 def _fields(catalog, source_id: str) -> dict[str, dict]:
     with catalog.engine.connect() as connection:
         rows = connection.execute(

@@ -23,17 +23,6 @@ from metadata_pipelines_tests.test_catalog.test_nested_fields import SEEN, _base
 from metadata_pipelines_tests.test_catalog.test_persistence import _fields, _live
 
 
-@pytest.fixture
-def source(catalog, tenant_id, tmp_path):
-    return catalog.data_sources.create(
-        tenant_id=tenant_id,
-        name="prepared",
-        connector_type=SCRIPTED,
-        config={"source_file": str(tmp_path / "unused.json")},
-        credentials={"password": "pw"},
-    )
-
-
 def _orders(**changes) -> TableMetadata:
     """A relational table with volatile statistics (top-level and in properties)."""
     values = {
