@@ -262,9 +262,11 @@ class ObservedType(_Model):
 class FieldInference(_Model):
     """How a field of an inferred schema (sampled documents, messages or files) was observed.
 
-    `presence` is the share of the `sample_size` sampled records in which the field appeared (for a
-    field inside an array of records, of the records that had that array); `types` lists each type
-    seen with its share of the field's occurrences, most frequent first. `declared` marks a field
+    `presence` is the share of the `sample_size` records in which the field appeared: the sampled
+    records for a top-level field, the records that had the sub-document for a field of one, and
+    the array elements that were records for a field inside an array of records (each element of
+    each sampled array counts once); `types` lists each type seen with its share of the field's
+    occurrences, most frequent first. `declared` marks a field
     that a declared schema (a MongoDB validator, say) also names.
     """
 
