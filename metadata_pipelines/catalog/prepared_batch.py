@@ -120,7 +120,7 @@ def _has_inference(columns: Sequence[ColumnMetadata]) -> bool:
 
 def _hashable_inferred(
     table: TableMetadata, exclude: dict[str, Any]
-) -> tuple[str, list[list[int]]]:
+) -> tuple[str, list[tuple[int, int]]]:
     """The table's JSON with every field's `inference.sample_size` set to 0, and the sizes by field
     index: how many records a sample held moves with the collection's or file's size, so it is
     stored but not hashed."""
