@@ -7,10 +7,11 @@ import sqlalchemy as sa
 from confluent_kafka.admin import NewTopic
 
 from metadata_pipelines.catalog.records import RunStatus
-from metadata_pipelines.catalog.schema import asset_fields, assets, data_sources
+from metadata_pipelines.catalog.schema import assets, data_sources
 from metadata_pipelines.models import qualified_name
 from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines_tests.fakes.schema_registry_server import FakeSchemaRegistry
+from metadata_pipelines_tests.support.catalog_snapshot import catalog_snapshot, writes
 from metadata_pipelines_tests.test_extractors.kafka_support import (
     ORDER_AVRO_V2,
     prefix,
@@ -30,27 +31,6 @@ def catalog_url(postgres_database_url):
 def registry():
     with FakeSchemaRegistry(basic_auth=("catalog", SECRET)) as fake:
         yield fake
-
-
-def _snapshot(catalog, source_id):
-    with catalog.engine.connect() as connection:
-        rows = {
-            r.qualified_name: (r.content_hash, r.deleted_at)
-            for r in connection.execute(
-                sa.select(assets).where(assets.c.data_source_id == source_id)
-            )
-        }
-        fields = {
-            (r.asset_id, r.path): (r.native_type, r.deleted_at)
-            for r in connection.execute(
-                sa.select(asset_fields).where(asset_fields.c.data_source_id == source_id)
-            )
-        }
-    return rows, fields
-
-
-def _writes(run) -> dict[str, int]:
-    return {key: run.stats[key] for key in ("inserted", "updated", "deleted")}
 
 
 def test_sync_resync_schema_bump_and_registry_outage(
@@ -82,15 +62,15 @@ def test_sync_resync_schema_bump_and_registry_outage(
     run = outcome.connector_run
     assert run.status is RunStatus.SUCCEEDED, run.error_message
     orders = qualified_name(("prod", topics["orders"]))
-    rows, fields = _snapshot(job_catalog, source.id)
+    rows, fields = catalog_snapshot(job_catalog, source.id)
     assert {"prod", orders, qualified_name(("prod", topics["payments"]))} <= set(rows)
     paths = {path for _, path in fields}
     assert {"ship_to.city", "lines[].sku", "attempts[].outcome.ok", "home.city"} <= paths
 
     again = sync().connector_run
     assert again.status is RunStatus.SUCCEEDED
-    assert _writes(again) == {"inserted": 0, "updated": 0, "deleted": 0}
-    assert _snapshot(job_catalog, source.id) == (rows, fields)
+    assert writes(again) == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert catalog_snapshot(job_catalog, source.id) == (rows, fields)
 
     # Version 2 of the orders value schema: `id` retyped, `channel` added.
     registry.register(
@@ -114,11 +94,11 @@ def test_sync_resync_schema_bump_and_registry_outage(
     assert details["properties"]["value_schema"]["version"] == 2
 
     # The registry fails: a partial run that keeps every topic and every stored field.
-    _, before = _snapshot(job_catalog, source.id)
+    _, before = catalog_snapshot(job_catalog, source.id)
     registry.fail_with_500 = True
     outage = sync().connector_run
     assert outage.status is RunStatus.PARTIAL
-    rows_after, after = _snapshot(job_catalog, source.id)
+    rows_after, after = catalog_snapshot(job_catalog, source.id)
     assert all(deleted is None for _, deleted in rows_after.values())
     assert {k for k, (_, deleted) in after.items() if deleted is None} == {
         k for k, (_, deleted) in before.items() if deleted is None

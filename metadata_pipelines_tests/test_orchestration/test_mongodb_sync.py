@@ -9,6 +9,7 @@ from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import asset_fields, assets
 from metadata_pipelines.models import qualified_name
 from metadata_pipelines.orchestration.runner import execute_sync
+from metadata_pipelines_tests.support.catalog_snapshot import writes
 from metadata_pipelines_tests.support.mongodb_server import ADMIN, READER, READER_DATABASE
 from metadata_pipelines_tests.test_extractors.mongodb_support import database_name, load_shop
 
@@ -66,10 +67,6 @@ def _snapshot(catalog, source_id):
     return rows, fields
 
 
-def _writes(run) -> dict[str, int]:
-    return {key: run.stats[key] for key in ("inserted", "updated", "deleted")}
-
-
 def test_sync_unchanged_resync_writes_nothing_and_a_new_field_is_a_change(
     mongodb_auth_server, shop, job_catalog, tenant_id, dagster_instance, job_resources
 ):
@@ -94,7 +91,7 @@ def test_sync_unchanged_resync_writes_nothing_and_a_new_field_is_a_change(
     # shares in buckets): the re-sync writes nothing at all.
     again = _sync(source, dagster_instance, job_resources).connector_run
     assert again.status is RunStatus.SUCCEEDED
-    assert _writes(again) == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert writes(again) == {"inserted": 0, "updated": 0, "deleted": 0}
     assert _snapshot(job_catalog, source.id) == (rows, fields)
 
     # A new field in the newest documents shows in the change summary.

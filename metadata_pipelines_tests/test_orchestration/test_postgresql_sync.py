@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import asset_fields, assets
 from metadata_pipelines.orchestration.runner import execute_sync
+from metadata_pipelines_tests.support.catalog_snapshot import writes
 from metadata_pipelines_tests.support.postgresql_cluster import PrivateCluster
 from metadata_pipelines_tests.support.postgresql_source import HOST, PORT, q
 
@@ -96,10 +97,6 @@ def _snapshot(catalog, source_id):
     return rows, fields
 
 
-def _writes(run) -> dict[str, int]:
-    return {key: run.stats[key] for key in ("inserted", "updated", "deleted")}
-
-
 def test_sync_resync_and_schema_change(shop, source, job_catalog, dagster_instance, job_resources):
     _, first, second, _ = shop
     run = _sync(source, dagster_instance, job_resources).connector_run
@@ -121,7 +118,7 @@ def test_sync_resync_and_schema_change(shop, source, job_catalog, dagster_instan
 
     again = _sync(source, dagster_instance, job_resources).connector_run
     assert again.status is RunStatus.SUCCEEDED
-    assert _writes(again) == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert writes(again) == {"inserted": 0, "updated": 0, "deleted": 0}
     assert _snapshot(job_catalog, source.id) == (rows, fields)
 
     _run(
@@ -155,7 +152,7 @@ def test_revoked_database_is_kept_as_partial(
     assert revoked.status is RunStatus.PARTIAL
     assert revoked.error_code == "partial_extraction"
     assert first in revoked.error_message and "CONNECT" in revoked.error_message
-    assert _writes(revoked)["deleted"] == 0
+    assert writes(revoked)["deleted"] == 0
     rows, _ = _snapshot(job_catalog, source.id)
     assert rows[f"{first}.public.orders"][1] is None  # protected, not deleted
     assert rows[f"{second}.archive.old"][1] is None  # and the other database still read

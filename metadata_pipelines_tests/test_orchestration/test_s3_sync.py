@@ -7,9 +7,10 @@ import pytest
 import sqlalchemy as sa
 
 from metadata_pipelines.catalog.records import RunStatus
-from metadata_pipelines.catalog.schema import asset_fields, assets, data_sources
+from metadata_pipelines.catalog.schema import data_sources
 from metadata_pipelines.models import qualified_name
 from metadata_pipelines.orchestration.runner import execute_sync
+from metadata_pipelines_tests.support.catalog_snapshot import catalog_snapshot, writes
 from metadata_pipelines_tests.test_extractors.s3_support import (
     ORDER_SCHEMA,
     bucket_name,
@@ -61,27 +62,6 @@ def _sync(source, dagster_instance, job_resources):
     )
 
 
-def _snapshot(catalog, source_id):
-    with catalog.engine.connect() as connection:
-        rows = {
-            r.qualified_name: (r.content_hash, r.deleted_at)
-            for r in connection.execute(
-                sa.select(assets).where(assets.c.data_source_id == source_id)
-            )
-        }
-        fields = {
-            (r.asset_id, r.path): (r.native_type, r.deleted_at)
-            for r in connection.execute(
-                sa.select(asset_fields).where(asset_fields.c.data_source_id == source_id)
-            )
-        }
-    return rows, fields
-
-
-def _writes(run) -> dict[str, int]:
-    return {key: run.stats[key] for key in ("inserted", "updated", "deleted")}
-
-
 def test_sync_resync_and_a_new_partition_with_a_nested_field(
     s3_server, buckets, job_catalog, tenant_id, dagster_instance, job_resources
 ):
@@ -91,7 +71,7 @@ def test_sync_resync_and_a_new_partition_with_a_nested_field(
     run = outcome.connector_run
     assert run.status is RunStatus.SUCCEEDED, run.error_message
     orders = qualified_name((lake, "orders/"))
-    rows, fields = _snapshot(job_catalog, source.id)
+    rows, fields = catalog_snapshot(job_catalog, source.id)
     assert {
         qualified_name((lake,)),
         qualified_name((logs,)),
@@ -103,8 +83,8 @@ def test_sync_resync_and_a_new_partition_with_a_nested_field(
 
     again = _sync(source, dagster_instance, job_resources).connector_run
     assert again.status is RunStatus.SUCCEEDED
-    assert _writes(again) == {"inserted": 0, "updated": 0, "deleted": 0}
-    assert _snapshot(job_catalog, source.id) == (rows, fields)
+    assert writes(again) == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert catalog_snapshot(job_catalog, source.id) == (rows, fields)
 
     # A new partition whose (newest) file adds customer.email.
     customer = ORDER_SCHEMA.field("customer").type
@@ -165,8 +145,8 @@ def test_denied_bucket_is_partial_and_keeps_its_datasets(
     denied = _sync(source, dagster_instance, job_resources).connector_run
     assert denied.status is RunStatus.PARTIAL
     assert logs in denied.error_message and "access denied" in denied.error_message
-    assert _writes(denied)["deleted"] == 0
-    rows, _ = _snapshot(job_catalog, source.id)
+    assert writes(denied)["deleted"] == 0
+    rows, _ = catalog_snapshot(job_catalog, source.id)
     assert rows[qualified_name((logs, "app/"))][1] is None
 
 
@@ -177,7 +157,7 @@ def test_wrong_secret_fails_without_retry_and_keeps_the_catalog(
     assert (
         _sync(source, dagster_instance, job_resources).connector_run.status is RunStatus.SUCCEEDED
     )
-    before = _snapshot(job_catalog, source.id)
+    before = catalog_snapshot(job_catalog, source.id)
     job_catalog.data_sources.update(
         source.id,
         source.tenant_id,
@@ -188,6 +168,6 @@ def test_wrong_secret_fails_without_retry_and_keeps_the_catalog(
     assert run.status is RunStatus.FAILED
     assert run.error_code == "authentication_failed" and run.attempts == 1
     assert "secret_access_key" in run.error_message and WRONG not in run.error_message
-    assert _snapshot(job_catalog, source.id) == before
+    assert catalog_snapshot(job_catalog, source.id) == before
     for record in dagster_instance.all_logs(outcome.dagster_run_id):
         assert WRONG not in repr(record)

@@ -10,6 +10,7 @@ from metadata_pipelines.catalog.records import RunStatus
 from metadata_pipelines.catalog.schema import asset_fields, assets
 from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines_tests.fakes.snowflake_front import User
+from metadata_pipelines_tests.support.catalog_snapshot import writes
 from metadata_pipelines_tests.support.snowflake_server import run as run_sql
 from metadata_pipelines_tests.support.snowflake_server import source_config
 from metadata_pipelines_tests.test_extractors.snowflake_support import PASSWORD, populate
@@ -62,10 +63,6 @@ def _snapshot(catalog, source_id):
     return rows, fields
 
 
-def _writes(run) -> dict[str, int]:
-    return {key: run.stats[key] for key in ("inserted", "updated", "deleted")}
-
-
 def test_sync_resync_and_schema_change(
     fakesnow, account, source, job_catalog, dagster_instance, job_resources
 ):
@@ -85,7 +82,7 @@ def test_sync_resync_and_schema_change(
 
     again = _sync(source, dagster_instance, job_resources).connector_run
     assert again.status is RunStatus.SUCCEEDED
-    assert _writes(again) == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert writes(again) == {"inserted": 0, "updated": 0, "deleted": 0}
     assert _snapshot(job_catalog, source.id) == (rows, fields)
 
     run_sql(
@@ -113,7 +110,7 @@ def test_unreadable_database_is_kept_and_a_dropped_one_removed_once_confirmed(
     revoked = _sync(source, dagster_instance, job_resources).connector_run
     assert revoked.status is RunStatus.PARTIAL
     assert sales in revoked.error_message and "not authorized" in revoked.error_message
-    assert _writes(revoked)["deleted"] == 0
+    assert writes(revoked)["deleted"] == 0
     rows, _ = _snapshot(job_catalog, source.id)
     assert rows[f"{sales}.CORE.ORDERS"][1] is None  # protected, not deleted
 
