@@ -182,3 +182,50 @@ def test_a_query_running_on_the_server_is_killed_by_the_terminate(
     [outcome] = slept
     assert outcome == 1 or getattr(outcome, "args", (None,))[0] == 1317, outcome
     assert _sessions(mysql_server, user) == 0
+
+
+def test_a_query_sent_just_after_the_kill_is_killed_too(
+    mysql_server, mariadb_user, interrupt_on_usr1, monkeypatch
+):
+    """The interrupt lands between two queries of a read: the first kill finds nothing to stop
+    and the read sends its next query (a 10 s `SLEEP`) after it. The stream kills again until
+    the read returns, and closes the connection only then (never under the read's feet)."""
+    user, password = mariadb_user
+    extractor = MySQLExtractor(
+        {"host": HOST, "port": PORT, "include_databases": [re.escape(user) + "_.*"]},
+        {"username": user, "password": password},
+    )
+    read, kill = MySQLExtractor._read_part, MySQLExtractor._kill_query
+    calls = []
+    slept: list[object] = []
+    pulling, killed = threading.Event(), threading.Event()
+
+    def killing(self, thread_id):
+        kill(self, thread_id)
+        killed.set()
+
+    def read_after_the_kill(self, session, part):
+        calls.append(part)
+        if len(calls) == 2:
+            pulling.wait(10)
+            os.kill(os.getpid(), signal.SIGUSR1)
+            killed.wait(10)  # the next query only starts once a kill has come and gone
+            with session.connection.cursor() as cursor:
+                try:
+                    cursor.execute("SELECT SLEEP(10)")
+                    slept.append(cursor.fetchone()[0])
+                except Exception as error:
+                    slept.append(error)
+        return read(self, session, part)
+
+    monkeypatch.setattr(MySQLExtractor, "_kill_query", killing)
+    monkeypatch.setattr(MySQLExtractor, "_read_part", read_after_the_kill)
+    batches = _batches_of(extractor)
+    next(batches)
+    pulling.set()
+    with pytest.raises(dg.DagsterExecutionInterruptedError):
+        for _ in batches:
+            pass
+    [outcome] = slept
+    assert outcome == 1 or getattr(outcome, "args", (None,))[0] == 1317, outcome
+    assert _sessions(mysql_server, user) == 0

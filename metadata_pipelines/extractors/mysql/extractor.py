@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pymysql
 import pymysql.cursors
@@ -55,6 +57,12 @@ from metadata_pipelines.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+#: Seconds between two kills of the query of a read being stopped.
+_KILL_INTERVAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -134,17 +142,18 @@ class MySQLExtractor(BaseMetadataExtractor):
         self.statements_sent = 0
         session = await asyncio.to_thread(self._open_session)
         pending = deque(_Part(database) for database in session.databases)
-        ahead: asyncio.Future[_PartRead] | None = None
+        reading: asyncio.Future[_PartRead] | None = None
         try:
             while pending:
                 part = pending.popleft()
-                read = await (ahead or asyncio.to_thread(self._read_part, session, part))
-                ahead = None
+                reading = reading or _in_thread(self._read_part, session, part)
+                # Shielded: a cancelled pull leaves the read running, and the `finally` waits
+                # for it, as the connection may be closed only once no thread uses it.
+                read = await asyncio.shield(reading)
+                reading = None
                 pending.extendleft(reversed(read.following))
-                if pending:
-                    ahead = asyncio.ensure_future(
-                        asyncio.to_thread(self._read_part, session, pending[0])
-                    )
+                if pending:  # read ahead while this batch is handed over
+                    reading = _in_thread(self._read_part, session, pending[0])
                 extract = read.extract
                 yield ExtractionBatch(
                     databases=[part.database] if part.table_rows is None else [],
@@ -153,17 +162,22 @@ class MySQLExtractor(BaseMetadataExtractor):
                     errors=extract.errors,
                 )
                 del read, extract
-        except asyncio.CancelledError:
-            # A terminate cancels the pull while a read may be running on the server: stop it
-            # (as the mysql client does on Ctrl-C), so the connection closes now rather than when
-            # that query would have ended.
-            await asyncio.to_thread(self._kill_query, session.connection.thread_id())
-            raise
         finally:
-            if ahead is not None:  # the connection is free only once its read has ended
-                with contextlib.suppress(BaseException):
-                    await ahead
+            if reading is not None:
+                await self._stop_read(session, reading)
             await asyncio.to_thread(_close, session.connection)
+
+    async def _stop_read(self, session: _Session, reading: asyncio.Future[_PartRead]) -> None:
+        """End a read the stream no longer wants (a terminate, or a consumer that stopped): kill
+        the session's query on the server (as the mysql client does on Ctrl-C) until the read
+        returns, so the connection closes now rather than when its queries would have ended.
+        Killed again each `_KILL_INTERVAL` seconds: a query sent just after a kill runs on."""
+        thread_id = session.connection.thread_id()
+        while not reading.done():
+            await asyncio.to_thread(self._kill_query, thread_id)
+            await asyncio.wait([reading], timeout=_KILL_INTERVAL)
+        with contextlib.suppress(BaseException):  # the read's own outcome no longer matters
+            reading.result()
 
     # Blocking parts, run in worker threads ------------------------------------------------------
 
@@ -393,6 +407,14 @@ class MySQLExtractor(BaseMetadataExtractor):
         classified.message = safe
         classified.args = (safe,)
         return classified
+
+
+def _in_thread(function: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+    """`function(*args)` in a worker thread, as `asyncio.to_thread` runs it, but as a plain future
+    rather than a task: a terminate that cancels every task of the loop leaves it running, so the
+    stream can still wait for it to end."""
+    call = functools.partial(contextvars.copy_context().run, function, *args)
+    return asyncio.get_running_loop().run_in_executor(None, call)
 
 
 def _close(connection: pymysql.Connection) -> None:
