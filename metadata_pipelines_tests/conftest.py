@@ -7,6 +7,7 @@ the real servers were exercised.
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 import uuid
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from metadata_pipelines_tests.fakes.unity_catalog_server import FakeUnityCatalog
+from metadata_pipelines_tests.support.leftovers import lease_threads
 from metadata_pipelines_tests.support.local_server import unavailable
 from metadata_pipelines_tests.test_extractors.databricks_support import (
     CLIENT_ID,
@@ -74,6 +76,16 @@ def settings_read_afresh() -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def no_sync_step_left_open() -> Iterator[None]:
+    """However a sync step ends in this process, nothing of it stays behind: a thread renewing a
+    lease would touch the catalog (and the settings) of the tests that follow, and a collector
+    left frozen would stop collecting anything the process holds."""
+    yield
+    assert not lease_threads(), "a sync step ended without stopping its lease"
+    assert gc.get_freeze_count() == 0, "a sync step ended with the collector frozen"
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,7 @@ from pydantic import BaseModel, Field
 from metadata_pipelines.catalog.prepared_batch import PreparedBatch, prepare_batch
 from metadata_pipelines.extractors.errors import ExtractorError
 from metadata_pipelines.models import ExtractionBatch
+from metadata_pipelines.orchestration.abandoned_steps import close_abandoned
 from metadata_pipelines.orchestration.dagster_api import IN_FLIGHT_STATUSES
 from metadata_pipelines.orchestration.handover_errors import fail_step, local_failure, s3_failure
 from metadata_pipelines.settings import get_settings
@@ -225,6 +226,13 @@ class HandoverIOManager(dg.ConfigurableIOManager):
         return open_store(self.url, self.s3_endpoint_url)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        try:
+            self._store_output(context, obj)
+        except BaseException:
+            close_abandoned(context)  # Dagster fails the step without closing the op
+            raise
+
+    def _store_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
         if not isinstance(obj, BaseModel):

@@ -37,6 +37,10 @@ _ENDED = {
 }
 
 
+#: The name of each thread renewing a lease starts with this, then the connector run's id.
+LEASE_THREAD_PREFIX = "lease-"
+
+
 def lease_seconds() -> float:
     return get_settings().run_lease_seconds
 
@@ -51,8 +55,11 @@ class Heartbeat:
     def __init__(self, db: CatalogDatabase, run_id: str) -> None:
         self._db = db
         self._run_id = run_id
+        # Read once, here: the thread must not read (and so cache) the settings of whatever
+        # runs in the process later.
+        self._interval = lease_seconds() / 5
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{run_id}", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=LEASE_THREAD_PREFIX + run_id, daemon=True)
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -69,7 +76,7 @@ class Heartbeat:
 
     def _beat(self) -> None:
         worker = worker_name()
-        while not self._stop.wait(lease_seconds() / 5):
+        while not self._stop.wait(self._interval):
             try:
                 if not self._db.connector_runs.heartbeat(self._run_id, worker):
                     return  # closed

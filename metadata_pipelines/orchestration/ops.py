@@ -16,9 +16,9 @@ the connector run's stats, which the metrics exporter reads (metadata_pipelines/
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from typing import Any
 
 import dagster as dg
@@ -52,6 +52,7 @@ from metadata_pipelines.models import (
     utcnow,
 )
 from metadata_pipelines.orchestration import tags as run_tags
+from metadata_pipelines.orchestration.abandoned_steps import closed_if_abandoned
 from metadata_pipelines.orchestration.handover import StagedBatch
 from metadata_pipelines.orchestration.liveness import Heartbeat, close_if_ended, worker_name
 from metadata_pipelines.orchestration.observations import observe_source
@@ -145,6 +146,15 @@ def extract_metadata(
     catalog: CatalogResource,
     extractors: ExtractorFactoryResource,
 ) -> Iterator[dg.DynamicOutput[ExtractionBatch] | dg.Output[ExtractionSummary]]:
+    yield from closed_if_abandoned(context, _extract(context, target, catalog, extractors))
+
+
+def _extract(
+    context: dg.OpExecutionContext,
+    target: SyncTarget,
+    catalog: CatalogResource,
+    extractors: ExtractorFactoryResource,
+) -> Generator[dg.DynamicOutput[ExtractionBatch] | dg.Output[ExtractionSummary], None, None]:
     db = catalog.get_catalog()
     with _retry_if_catalog_down(context):
         target = _for_this_run(context, db, target)
@@ -153,15 +163,16 @@ def extract_metadata(
             source = db.data_sources.get(target.data_source_id, target.tenant_id)
             extractor = _build_extractor(db, extractors, source, secrets)
             tally = ExtractionTally(extractor.connector_type, utcnow())
-            for batch in _batches_of(extractor):
-                key = batch_key(tally.batches)
-                tally.add(batch)
-                context.log.debug(
-                    f"batch {key}: {_found(batch.counts)}",
-                    extra={"event": "batch", "batch": key, "extracted": batch.counts},
-                )
-                yield dg.DynamicOutput(batch, mapping_key=key, output_name="batches")
-                del batch  # one batch in memory at a time
+            with closing(_batches_of(extractor)) as batches:
+                for batch in batches:
+                    key = batch_key(tally.batches)
+                    tally.add(batch)
+                    context.log.debug(
+                        f"batch {key}: {_found(batch.counts)}",
+                        extra={"event": "batch", "batch": key, "extracted": batch.counts},
+                    )
+                    yield dg.DynamicOutput(batch, mapping_key=key, output_name="batches")
+                    del batch  # one batch in memory at a time
             if tally.batches == 0:  # persistence runs only if there is a batch to collect
                 tally.add(ExtractionBatch())
                 yield dg.DynamicOutput(

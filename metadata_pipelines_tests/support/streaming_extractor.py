@@ -41,6 +41,8 @@ class StreamingExtractor(BaseMetadataExtractor):
     config_model = StreamingConfig
     config: StreamingConfig
     before_batch: ClassVar[Callable[[int, int], None] | None] = None
+    #: Streams started and not yet closed, in this process (a connection a real source would hold).
+    open_streams: ClassVar[int] = 0
 
     def get_supported_asset_types(self) -> list[AssetType]:
         return [AssetType.DATABASE, AssetType.TABLE, AssetType.COLUMN]
@@ -49,6 +51,14 @@ class StreamingExtractor(BaseMetadataExtractor):
         return None
 
     async def stream_metadata(self) -> AsyncIterator[ExtractionBatch]:
+        StreamingExtractor.open_streams += 1
+        try:
+            async for batch in self._batches():
+                yield batch
+        finally:
+            StreamingExtractor.open_streams -= 1
+
+    async def _batches(self) -> AsyncIterator[ExtractionBatch]:
         attempts = Path(self.config.attempts_file)
         attempt = int(attempts.read_text()) + 1 if attempts.exists() else 1
         attempts.write_text(str(attempt))

@@ -11,6 +11,7 @@ keeps what it had, and no credential is in any message or event.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import subprocess
 import threading
@@ -36,6 +37,7 @@ from metadata_pipelines.orchestration.handover import (
 from metadata_pipelines.orchestration.resources import CatalogResource, ExtractorFactoryResource
 from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines.settings import get_settings
+from metadata_pipelines_tests.support.leftovers import lease_threads
 from metadata_pipelines_tests.support.local_server import (
     LocalServer,
     free_port,
@@ -244,8 +246,15 @@ def test_a_vanished_bucket_fails_the_extract_at_once_and_the_catalog_is_intact(
         store.client.delete_bucket(Bucket=store.bucket)
 
     monkeypatch.setattr(StreamingExtractor, "before_batch", _at(2, 1, bucket_gone))
+    collector = gc.get_threshold()
     outcome = sync({"a": ["t1"], "b": ["t1"]})  # c gone: a completed sync would delete it
 
+    # Dagster drops the extract step at the failed write without closing it; it was closed all
+    # the same, at once: the source's stream ended, its lease stopped being renewed, and the
+    # collector is back as it was.
+    assert StreamingExtractor.open_streams == 0
+    assert not lease_threads()
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (collector, 0)
     row = outcome.connector_run
     assert outcome.status == "failed"
     assert row.status is RunStatus.FAILED
