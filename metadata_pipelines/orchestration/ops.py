@@ -209,9 +209,10 @@ def _batches_of(extractor: BaseMetadataExtractor) -> Iterator[ExtractionBatch]:
     (the run would then fail instead of being canceled); the runner's close cancels the task
     instead, which runs the stream's `finally`.
 
-    When the handover fails to store a batch, Dagster drops the op's generator without closing it;
-    the garbage collector may then finalize the loop before this generator: nothing can run on it,
-    and the stream's connection goes with the garbage.
+    When a batch cannot be stored, the handover closes the op (abandoned_steps.py), and this
+    generator with it. Under another IO manager Dagster drops the op unclosed: the garbage
+    collector may then finalize the loop before this generator, nothing can run on it, and the
+    stream's connection goes with the garbage.
     """
     stream = extractor.stream_metadata()
     runner = asyncio.Runner()
