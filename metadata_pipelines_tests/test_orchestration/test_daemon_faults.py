@@ -167,6 +167,16 @@ def test_terminated_and_killed_runs_under_the_daemon(
                 ),
                 timeout=400,
             )
+            # The retry's worker records the run's end after the connector run's: leaving the
+            # deployment before then would stop that worker and fail the run.
+            wait_for(
+                "the lost run's retry to end in Dagster",
+                lambda: (
+                    (retries := _retries_of(instance, lost))
+                    and all(run.status in FINISHED for run in retries)
+                ),
+                timeout=120,
+            )
         except Exception:
             print(deployment.log_tail())
             raise
@@ -197,14 +207,21 @@ def test_terminated_and_killed_runs_under_the_daemon(
     assert failed_run.status is dg.DagsterRunStatus.FAILURE
     [failure] = instance.all_logs(lost.dagster_run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
     assert failure.dagster_event.message == closed.error_message
-    [retry] = instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": lost.dagster_run_id}))
-    if retry.status is not dg.DagsterRunStatus.SUCCESS:
+    [retry] = _retries_of(instance, lost)
+    if retry.status is dg.DagsterRunStatus.SUCCESS:
+        retried = catalog.connector_runs.find_by_dagster_run_id(retry.run_id)
+        assert retried.status is RunStatus.SUCCEEDED
+    else:
         # Under load the sensor's next sync of the source may start first: then the retry is
         # refused (one sync per source) and that other run is the one that succeeded (waited above).
         assert retry.status is dg.DagsterRunStatus.FAILURE
-        assert any(
-            "one sync per data source at a time" in repr(record)
-            for record in instance.all_logs(retry.run_id)
-        )
-    assert catalog.connector_runs.find_by_dagster_run_id(retry.run_id).status is RunStatus.SUCCEEDED
+        records = instance.all_logs(retry.run_id)
+        assert any("one sync per data source at a time" in repr(r) for r in records), [
+            r.message for r in records
+        ]
     catalog.dispose()
+
+
+def _retries_of(instance: dg.DagsterInstance, row) -> list[dg.DagsterRun]:
+    """Dagster's retries of the run of connector run `row` (new runs naming it as parent)."""
+    return instance.get_runs(dg.RunsFilter(tags={"dagster/parent_run_id": row.dagster_run_id}))
