@@ -59,7 +59,9 @@ class Heartbeat:
         # runs in the process later.
         self._interval = lease_seconds() / 5
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=LEASE_THREAD_PREFIX + run_id, daemon=True)
+        self._thread = threading.Thread(
+            target=self._beat, name=LEASE_THREAD_PREFIX + run_id, daemon=True
+        )
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
