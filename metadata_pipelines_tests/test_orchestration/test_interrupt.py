@@ -17,8 +17,10 @@ import dagster as dg
 import pytest
 
 from metadata_pipelines.extractors.mysql import MySQLExtractor
+from metadata_pipelines.extractors.postgresql import PostgreSQLExtractor
 from metadata_pipelines.models import ExtractionBatch
 from metadata_pipelines.orchestration.ops import _batches_of
+from metadata_pipelines_tests.support import postgresql_source
 from metadata_pipelines_tests.test_extractors.mysql_fixture import HOST, PORT
 
 
@@ -229,3 +231,91 @@ def test_a_query_sent_just_after_the_kill_is_killed_too(
     [outcome] = slept
     assert outcome == 1 or getattr(outcome, "args", (None,))[0] == 1317, outcome
     assert _sessions(mysql_server, user) == 0
+
+
+@pytest.fixture
+def postgres_role(postgres_server):
+    """A dedicated PostgreSQL role with three databases of its own, so its sessions can be counted
+    in pg_stat_activity."""
+    name = f"mp_term_{secrets.token_hex(3)}"
+    databases = [f"{name}_{i}" for i in range(3)]
+    with postgres_server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE ROLE "{name}" LOGIN')
+        for database in databases:
+            connection.exec_driver_sql(f'CREATE DATABASE "{database}" OWNER "{name}"')
+    yield name
+    with postgres_server.connect() as connection:
+        for database in databases:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{name}"')
+
+
+def _postgres_sessions(postgres_server, role: str) -> int:
+    """The role's sessions, once those closed by the client are gone: a backend leaves
+    pg_stat_activity a moment after its client closed the connection."""
+    deadline = time.monotonic() + 5
+    while True:
+        with postgres_server.connect() as connection:
+            count = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,)
+            ).scalar_one()
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("sent", ["before the interrupt", "just after the first cancel"])
+def test_a_postgresql_statement_running_at_a_terminate_is_cancelled(
+    postgres_server, postgres_role, interrupt_on_usr1, monkeypatch, sent
+):
+    """The interrupt lands while the second database's read runs a 10 s `pg_sleep` (standing in
+    for a slow catalog query), sent before the interrupt or only once a first cancel has come and
+    gone: the stream cancels on the server until the read returns, and no session of the role is
+    left."""
+    extractor = PostgreSQLExtractor(
+        {
+            "host": postgresql_source.HOST,
+            "port": postgresql_source.PORT,
+            "include_databases": [re.escape(postgres_role) + "_.*"],
+            "max_concurrent_databases": 1,
+        },
+        {"username": postgres_role},
+    )
+    read, cancel_all = PostgreSQLExtractor._read_rows, PostgreSQLExtractor._cancel_all
+    calls: list[str] = []
+    slept: list[object] = []
+    pulling, cancelled = threading.Event(), threading.Event()
+
+    def cancelling(self):
+        cancel_all(self)
+        cancelled.set()
+
+    def slow_read(self, connection, caps, listed):
+        calls.append(listed.metadata.name)
+        if len(calls) == 2:
+            pulling.wait(10)
+            if sent == "before the interrupt":
+                threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+            else:
+                os.kill(os.getpid(), signal.SIGUSR1)
+                cancelled.wait(10)
+            with connection.cursor() as cursor:
+                try:
+                    cursor.execute("SELECT pg_sleep(10)")
+                    slept.append("slept to the end")
+                except Exception as error:
+                    slept.append(error)
+        return read(self, connection, caps, listed)
+
+    monkeypatch.setattr(PostgreSQLExtractor, "_cancel_all", cancelling)
+    monkeypatch.setattr(PostgreSQLExtractor, "_read_rows", slow_read)
+    batches = _batches_of(extractor)
+    next(batches)
+    pulling.set()
+    with pytest.raises(dg.DagsterExecutionInterruptedError):
+        for _ in batches:
+            pass
+    [outcome] = slept
+    assert getattr(outcome, "pgcode", None) == "57014", outcome  # query_canceled
+    assert "canceling statement due to user request" in str(outcome)
+    assert _postgres_sessions(postgres_server, postgres_role) == 0

@@ -18,20 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import functools
 import logging
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import pymysql
 import pymysql.cursors
 from pymysql.constants import CLIENT
 
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
+from metadata_pipelines.extractors.blocking_reads import in_thread, stop_reads
 from metadata_pipelines.extractors.errors import (
     ConfigurationError,
     ExtractorError,
@@ -57,12 +57,6 @@ from metadata_pipelines.models import (
 )
 
 logger = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
-
-
-#: Seconds between two kills of the query of a read being stopped.
-_KILL_INTERVAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -146,14 +140,14 @@ class MySQLExtractor(BaseMetadataExtractor):
         try:
             while pending:
                 part = pending.popleft()
-                reading = reading or _in_thread(self._read_part, session, part)
+                reading = reading or in_thread(self._read_part, session, part)
                 # Shielded: a cancelled pull leaves the read running, and the `finally` waits
                 # for it, as the connection may be closed only once no thread uses it.
                 read = await asyncio.shield(reading)
                 reading = None
                 pending.extendleft(reversed(read.following))
                 if pending:  # read ahead while this batch is handed over
-                    reading = _in_thread(self._read_part, session, pending[0])
+                    reading = in_thread(self._read_part, session, pending[0])
                 extract = read.extract
                 yield ExtractionBatch(
                     databases=[part.database] if part.table_rows is None else [],
@@ -164,20 +158,10 @@ class MySQLExtractor(BaseMetadataExtractor):
                 del read, extract
         finally:
             if reading is not None:
-                await self._stop_read(session, reading)
+                # Kill its query (as the mysql client does on Ctrl-C) until the read returns.
+                thread_id = session.connection.thread_id()
+                await stop_reads([reading], functools.partial(self._kill_query, thread_id))
             await asyncio.to_thread(_close, session.connection)
-
-    async def _stop_read(self, session: _Session, reading: asyncio.Future[_PartRead]) -> None:
-        """End a read the stream no longer wants (a terminate, or a consumer that stopped): kill
-        the session's query on the server (as the mysql client does on Ctrl-C) until the read
-        returns, so the connection closes now rather than when its queries would have ended.
-        Killed again each `_KILL_INTERVAL` seconds: a query sent just after a kill runs on."""
-        thread_id = session.connection.thread_id()
-        while not reading.done():
-            await asyncio.to_thread(self._kill_query, thread_id)
-            await asyncio.wait([reading], timeout=_KILL_INTERVAL)
-        with contextlib.suppress(BaseException):  # the read's own outcome no longer matters
-            reading.result()
 
     # Blocking parts, run in worker threads ------------------------------------------------------
 
@@ -407,14 +391,6 @@ class MySQLExtractor(BaseMetadataExtractor):
         classified.message = safe
         classified.args = (safe,)
         return classified
-
-
-def _in_thread(function: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
-    """`function(*args)` in a worker thread, as `asyncio.to_thread` runs it, but as a plain future
-    rather than a task: a terminate that cancels every task of the loop leaves it running, so the
-    stream can still wait for it to end."""
-    call = functools.partial(contextvars.copy_context().run, function, *args)
-    return asyncio.get_running_loop().run_in_executor(None, call)
 
 
 def _close(connection: pymysql.Connection) -> None:

@@ -39,6 +39,7 @@ import psycopg2
 import psycopg2.extensions
 
 from metadata_pipelines.extractors.base import BaseMetadataExtractor
+from metadata_pipelines.extractors.blocking_reads import in_thread, stop_reads
 from metadata_pipelines.extractors.errors import (
     ConfigurationError,
     ExtractorError,
@@ -161,6 +162,7 @@ class PostgreSQLExtractor(BaseMetadataExtractor):
         waiting = iter(listing.databases)
         reading = 0
         closing = False
+        reads: set[asyncio.Future[_Outcome]] = set()  # running in worker threads
 
         def start_next() -> None:
             nonlocal reading
@@ -177,10 +179,12 @@ class PostgreSQLExtractor(BaseMetadataExtractor):
 
         async def read_then_map(listed: ListedDatabase, reuse: Connection | None) -> _Mapped:
             nonlocal reading
+            read = in_thread(self._read_database, listing.capabilities, listed, reuse)
+            reads.add(read)
+            read.add_done_callback(reads.discard)
             try:
-                outcome = await asyncio.to_thread(
-                    self._read_database, listing.capabilities, listed, reuse
-                )
+                # Shielded: a cancelled stream waits for the read in its `finally`.
+                outcome = await asyncio.shield(read)
             finally:
                 reading -= 1
             start_next()
@@ -202,11 +206,13 @@ class PostgreSQLExtractor(BaseMetadataExtractor):
             closing = True
             if listing.connection is not None:
                 self._close(listing.connection)
-            if pending:
-                self._cancel_all()
-                for future in list(pending):
-                    with contextlib.suppress(BaseException):
-                        await future
+            if reads:
+                # Cancel their statements on the server until the reads return, so each
+                # connection closes now rather than at `statement_timeout`.
+                await stop_reads(list(reads), self._cancel_all)
+            for future in list(pending):
+                with contextlib.suppress(BaseException):
+                    await future
 
     # Blocking parts, run in worker threads ------------------------------------------------------
 
@@ -422,7 +428,7 @@ class PostgreSQLExtractor(BaseMetadataExtractor):
             connection.close()
 
     def _cancel_all(self) -> None:
-        """Ask the server to stop the statements still running (the sync is failing anyway)."""
+        """Ask the server to stop the statements still running (the stream is ending anyway)."""
         with self._lock:
             connections = list(self._open)
         for connection in connections:
