@@ -142,56 +142,15 @@ def test_terminating_a_mysql_extraction_closes_its_connection(
     assert _sessions(mysql_server, user) == 0
 
 
+@pytest.mark.parametrize("sent", ["before the interrupt", "just after the first kill"])
 def test_a_query_running_on_the_server_is_killed_by_the_terminate(
-    mysql_server, mariadb_user, interrupt_on_usr1, monkeypatch
+    mysql_server, mariadb_user, interrupt_on_usr1, monkeypatch, sent
 ):
     """The interrupt lands while the server runs a query of the session (a 10 s `SLEEP` standing
-    in for a slow information_schema read): the extractor kills that query instead of waiting for
-    it, so the connection closes at once. Before, the server ran it to its end (10 s) while the
-    client only closed its socket."""
-    user, password = mariadb_user
-    extractor = MySQLExtractor(
-        {"host": HOST, "port": PORT, "include_databases": [re.escape(user) + "_.*"]},
-        {"username": user, "password": password},
-    )
-    read = MySQLExtractor._read_part
-    calls = []
-    slept: list[object] = []
-    pulling = threading.Event()
-
-    def slow_read(self, session, part):
-        calls.append(part)
-        if len(calls) == 2:
-            pulling.wait(10)
-            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1)).start()
-            with session.connection.cursor() as cursor:
-                try:
-                    cursor.execute("SELECT SLEEP(10)")
-                    slept.append(cursor.fetchone()[0])
-                except Exception as error:  # the kill may also surface as an error
-                    slept.append(error)
-        return read(self, session, part)
-
-    monkeypatch.setattr(MySQLExtractor, "_read_part", slow_read)
-    batches = _batches_of(extractor)
-    next(batches)
-    pulling.set()
-    with pytest.raises(dg.DagsterExecutionInterruptedError):
-        for _ in batches:
-            pass
-    # Killed on the server (ER_QUERY_INTERRUPTED, or 1 from an interrupted SLEEP), not ended
-    # on its own or cut off only on the client's side.
-    [outcome] = slept
-    assert outcome == 1 or getattr(outcome, "args", (None,))[0] == 1317, outcome
-    assert _sessions(mysql_server, user) == 0
-
-
-def test_a_query_sent_just_after_the_kill_is_killed_too(
-    mysql_server, mariadb_user, interrupt_on_usr1, monkeypatch
-):
-    """The interrupt lands between two queries of a read: the first kill finds nothing to stop
-    and the read sends its next query (a 10 s `SLEEP`) after it. The stream kills again until
-    the read returns, and closes the connection only then (never under the read's feet)."""
+    in for a slow information_schema read), sent before the interrupt or only once a first kill
+    has found nothing to stop: the stream kills until the read returns, so the connection closes
+    at once, and only then (never under the read's feet). Before, the server ran the query to its
+    end (10 s) while the client only closed its socket."""
     user, password = mariadb_user
     extractor = MySQLExtractor(
         {"host": HOST, "port": PORT, "include_databases": [re.escape(user) + "_.*"]},
@@ -206,28 +165,33 @@ def test_a_query_sent_just_after_the_kill_is_killed_too(
         kill(self, thread_id)
         killed.set()
 
-    def read_after_the_kill(self, session, part):
+    def slow_read(self, session, part):
         calls.append(part)
         if len(calls) == 2:
             pulling.wait(10)
-            os.kill(os.getpid(), signal.SIGUSR1)
-            killed.wait(10)  # the next query only starts once a kill has come and gone
+            if sent == "before the interrupt":
+                threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+            else:
+                os.kill(os.getpid(), signal.SIGUSR1)
+                killed.wait(10)
             with session.connection.cursor() as cursor:
                 try:
                     cursor.execute("SELECT SLEEP(10)")
                     slept.append(cursor.fetchone()[0])
-                except Exception as error:
+                except Exception as error:  # the kill may also surface as an error
                     slept.append(error)
         return read(self, session, part)
 
     monkeypatch.setattr(MySQLExtractor, "_kill_query", killing)
-    monkeypatch.setattr(MySQLExtractor, "_read_part", read_after_the_kill)
+    monkeypatch.setattr(MySQLExtractor, "_read_part", slow_read)
     batches = _batches_of(extractor)
     next(batches)
     pulling.set()
     with pytest.raises(dg.DagsterExecutionInterruptedError):
         for _ in batches:
             pass
+    # Killed on the server (ER_QUERY_INTERRUPTED, or 1 from an interrupted SLEEP), not ended
+    # on its own or cut off only on the client's side.
     [outcome] = slept
     assert outcome == 1 or getattr(outcome, "args", (None,))[0] == 1317, outcome
     assert _sessions(mysql_server, user) == 0
