@@ -142,6 +142,31 @@ def test_terminating_a_mysql_extraction_closes_its_connection(
     assert _sessions(mysql_server, user) == 0
 
 
+def _interrupted_during(sent: str, stopped: threading.Event, statement) -> object:
+    """Interrupt this process and run `statement` (a 10 s sleep on the read's connection), sent
+    before the interrupt (which lands 0.3 s into it) or once the stream's first stop (`stopped`)
+    has come and gone; its result, or the error it raised."""
+    if sent == "before the interrupt":
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+    else:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        stopped.wait(10)
+    try:
+        return statement()
+    except Exception as error:  # the kill or cancel may surface as an error
+        return error
+
+
+def _pull_until_interrupted(extractor, pulling: threading.Event) -> None:
+    """Pull the first batch, then let the second database's read go on until the interrupt."""
+    batches = _batches_of(extractor)
+    next(batches)
+    pulling.set()
+    with pytest.raises(dg.DagsterExecutionInterruptedError):
+        for _ in batches:
+            pass
+
+
 @pytest.mark.parametrize("sent", ["before the interrupt", "just after the first kill"])
 def test_a_query_running_on_the_server_is_killed_by_the_terminate(
     mysql_server, mariadb_user, interrupt_on_usr1, monkeypatch, sent
@@ -165,31 +190,21 @@ def test_a_query_running_on_the_server_is_killed_by_the_terminate(
         kill(self, thread_id)
         killed.set()
 
+    def sleep(cursor) -> object:
+        cursor.execute("SELECT SLEEP(10)")
+        return cursor.fetchone()[0]
+
     def slow_read(self, session, part):
         calls.append(part)
         if len(calls) == 2:
             pulling.wait(10)
-            if sent == "before the interrupt":
-                threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1)).start()
-            else:
-                os.kill(os.getpid(), signal.SIGUSR1)
-                killed.wait(10)
             with session.connection.cursor() as cursor:
-                try:
-                    cursor.execute("SELECT SLEEP(10)")
-                    slept.append(cursor.fetchone()[0])
-                except Exception as error:  # the kill may also surface as an error
-                    slept.append(error)
+                slept.append(_interrupted_during(sent, killed, lambda: sleep(cursor)))
         return read(self, session, part)
 
     monkeypatch.setattr(MySQLExtractor, "_kill_query", killing)
     monkeypatch.setattr(MySQLExtractor, "_read_part", slow_read)
-    batches = _batches_of(extractor)
-    next(batches)
-    pulling.set()
-    with pytest.raises(dg.DagsterExecutionInterruptedError):
-        for _ in batches:
-            pass
+    _pull_until_interrupted(extractor, pulling)
     # Killed on the server (ER_QUERY_INTERRUPTED, or 1 from an interrupted SLEEP), not ended
     # on its own or cut off only on the client's side.
     [outcome] = slept
@@ -254,31 +269,21 @@ def test_a_postgresql_statement_running_at_a_terminate_is_cancelled(
         cancel_all(self)
         cancelled.set()
 
+    def sleep(cursor) -> object:
+        cursor.execute("SELECT pg_sleep(10)")
+        return "slept to the end"
+
     def slow_read(self, connection, caps, listed):
         calls.append(listed.metadata.name)
         if len(calls) == 2:
             pulling.wait(10)
-            if sent == "before the interrupt":
-                threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1)).start()
-            else:
-                os.kill(os.getpid(), signal.SIGUSR1)
-                cancelled.wait(10)
             with connection.cursor() as cursor:
-                try:
-                    cursor.execute("SELECT pg_sleep(10)")
-                    slept.append("slept to the end")
-                except Exception as error:
-                    slept.append(error)
+                slept.append(_interrupted_during(sent, cancelled, lambda: sleep(cursor)))
         return read(self, connection, caps, listed)
 
     monkeypatch.setattr(PostgreSQLExtractor, "_cancel_all", cancelling)
     monkeypatch.setattr(PostgreSQLExtractor, "_read_rows", slow_read)
-    batches = _batches_of(extractor)
-    next(batches)
-    pulling.set()
-    with pytest.raises(dg.DagsterExecutionInterruptedError):
-        for _ in batches:
-            pass
+    _pull_until_interrupted(extractor, pulling)
     [outcome] = slept
     assert getattr(outcome, "pgcode", None) == "57014", outcome  # query_canceled
     assert "canceling statement due to user request" in str(outcome)
