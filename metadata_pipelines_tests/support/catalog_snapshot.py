@@ -9,8 +9,11 @@ import sqlalchemy as sa
 from metadata_pipelines.catalog.schema import asset_fields, assets
 
 
-def catalog_snapshot(catalog: Any, source_id: str) -> tuple[dict, dict]:
-    """(assets by qualified name: hash and deletion, fields by (asset, path): type and deletion)."""
+def catalog_snapshot(
+    catalog: Any, source_id: str, *, field_key: str = "path", field_value: str = "native_type"
+) -> tuple[dict, dict]:
+    """(assets by qualified name: hash and deletion, fields by (asset, `field_key`):
+    `field_value` and deletion)."""
     with catalog.engine.connect() as connection:
         rows = {
             r.qualified_name: (r.content_hash, r.deleted_at)
@@ -19,7 +22,7 @@ def catalog_snapshot(catalog: Any, source_id: str) -> tuple[dict, dict]:
             )
         }
         fields = {
-            (r.asset_id, r.path): (r.native_type, r.deleted_at)
+            (r.asset_id, getattr(r, field_key)): (getattr(r, field_value), r.deleted_at)
             for r in connection.execute(
                 sa.select(asset_fields).where(asset_fields.c.data_source_id == source_id)
             )

@@ -13,6 +13,7 @@ from metadata_pipelines.catalog.schema import asset_fields, assets
 from metadata_pipelines.orchestration.retries import SYNC_RETRY_POLICY
 from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines_tests.conftest import MYSQL_URL
+from metadata_pipelines_tests.support.catalog_snapshot import catalog_snapshot
 
 PASSWORD = "job-Pa55-" + uuid.uuid4().hex[:6]
 _URL = sa.make_url(MYSQL_URL)
@@ -75,20 +76,7 @@ def _sync(source, dagster_instance, job_resources):
 
 
 def _snapshot(catalog, source_id):
-    with catalog.engine.connect() as connection:
-        tables = {
-            r.qualified_name: (r.content_hash, r.deleted_at)
-            for r in connection.execute(
-                sa.select(assets).where(assets.c.data_source_id == source_id)
-            )
-        }
-        fields = {
-            (r.asset_id, r.name): (r.native_type, r.deleted_at)
-            for r in connection.execute(
-                sa.select(asset_fields).where(asset_fields.c.data_source_id == source_id)
-            )
-        }
-    return tables, fields
+    return catalog_snapshot(catalog, source_id, field_key="name")
 
 
 def test_sync_resync_and_schema_change(

@@ -16,12 +16,13 @@ import sqlalchemy as sa
 
 from metadata_pipelines.catalog.database import CatalogDatabase
 from metadata_pipelines.catalog.records import RunStatus
-from metadata_pipelines.catalog.schema import asset_fields, assets
+from metadata_pipelines.catalog.schema import assets
 from metadata_pipelines.models import utcnow
 from metadata_pipelines.orchestration.handover import LocalStore, prune_handovers
 from metadata_pipelines.orchestration.instance import get_instance
 from metadata_pipelines.settings import get_settings
 from metadata_pipelines_tests.conftest import MYSQL_URL
+from metadata_pipelines_tests.support.catalog_snapshot import catalog_snapshot
 from metadata_pipelines_tests.support.dagster_deployment import wait_for
 from metadata_pipelines_tests.support.sync_faults import sync_command
 
@@ -70,20 +71,7 @@ def source(production_home, databases):
 
 
 def _snapshot(catalog: CatalogDatabase, source_id: str):
-    with catalog.engine.connect() as connection:
-        rows = {
-            r.qualified_name: (r.content_hash, r.deleted_at)
-            for r in connection.execute(
-                sa.select(assets).where(assets.c.data_source_id == source_id)
-            )
-        }
-        fields = {
-            (r.asset_id, r.path): (r.content_hash, r.deleted_at)
-            for r in connection.execute(
-                sa.select(asset_fields).where(asset_fields.c.data_source_id == source_id)
-            )
-        }
-    return rows, fields
+    return catalog_snapshot(catalog, source_id, field_value="content_hash")
 
 
 def _sync(**env: str) -> None:

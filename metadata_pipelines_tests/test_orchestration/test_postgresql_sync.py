@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from metadata_pipelines.catalog.records import RunStatus
-from metadata_pipelines.catalog.schema import asset_fields, assets
+from metadata_pipelines.catalog.schema import assets
 from metadata_pipelines.orchestration.runner import execute_sync
-from metadata_pipelines_tests.support.catalog_snapshot import writes
+from metadata_pipelines_tests.support.catalog_snapshot import catalog_snapshot, writes
 from metadata_pipelines_tests.support.postgresql_cluster import PrivateCluster
 from metadata_pipelines_tests.support.postgresql_source import HOST, PORT, q
 
@@ -81,20 +81,7 @@ def _sync(source, dagster_instance, job_resources):
 
 
 def _snapshot(catalog, source_id):
-    with catalog.engine.connect() as connection:
-        rows = {
-            r.qualified_name: (r.content_hash, r.deleted_at)
-            for r in connection.execute(
-                sa.select(assets).where(assets.c.data_source_id == source_id)
-            )
-        }
-        fields = {
-            (r.asset_id, r.name): (r.native_type, r.deleted_at)
-            for r in connection.execute(
-                sa.select(asset_fields).where(asset_fields.c.data_source_id == source_id)
-            )
-        }
-    return rows, fields
+    return catalog_snapshot(catalog, source_id, field_key="name")
 
 
 def test_sync_resync_and_schema_change(shop, source, job_catalog, dagster_instance, job_resources):

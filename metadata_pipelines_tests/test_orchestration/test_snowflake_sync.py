@@ -4,13 +4,11 @@ catalog."""
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from metadata_pipelines.catalog.records import RunStatus
-from metadata_pipelines.catalog.schema import asset_fields, assets
 from metadata_pipelines.orchestration.runner import execute_sync
 from metadata_pipelines_tests.fakes.snowflake_front import User
-from metadata_pipelines_tests.support.catalog_snapshot import writes
+from metadata_pipelines_tests.support.catalog_snapshot import catalog_snapshot, writes
 from metadata_pipelines_tests.support.snowflake_server import run as run_sql
 from metadata_pipelines_tests.support.snowflake_server import source_config
 from metadata_pipelines_tests.test_extractors.snowflake_support import PASSWORD, populate
@@ -47,20 +45,7 @@ def _sync(source, dagster_instance, job_resources):
 
 
 def _snapshot(catalog, source_id):
-    with catalog.engine.connect() as connection:
-        rows = {
-            r.qualified_name: (r.content_hash, r.deleted_at)
-            for r in connection.execute(
-                sa.select(assets).where(assets.c.data_source_id == source_id)
-            )
-        }
-        fields = {
-            (r.asset_id, r.name): (r.native_type, r.deleted_at)
-            for r in connection.execute(
-                sa.select(asset_fields).where(asset_fields.c.data_source_id == source_id)
-            )
-        }
-    return rows, fields
+    return catalog_snapshot(catalog, source_id, field_key="name")
 
 
 def test_sync_resync_and_schema_change(
